@@ -1,0 +1,208 @@
+"""The licence engine: a typed async API over the Lua scripts in ``scripts/``.
+
+Each decision is one script, one round trip, atomic on the server and timed by Redis's own
+clock. The engine knows nothing of HTTP; the gateway, the console and the CLI all call it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Literal
+
+from redis.exceptions import RedisError
+
+from .keys import Keyspace
+from .store import Store
+
+LicenceType = Literal["named", "concurrent"]
+Outcome = Literal["admitted", "renewed", "readmitted", "ended", "pool_full", "no_licence"]
+AssignOutcome = Literal["assigned", "already", "no_seat"]
+
+SCRIPT_NAMES = (
+    "admit",
+    "heartbeat",
+    "release",
+    "end_session",
+    "assign",
+    "unassign",
+    "resize",
+    "configure",
+    "usage",
+)
+
+DEFAULT_IDLE_TIMEOUT = 1800
+DEFAULT_SESSION_MAX_AGE = 43200
+DEFAULT_NAMED_COOLDOWN = 86400
+DEFAULT_AUDIT_MAXLEN = 100_000
+DEFAULT_HISTORY_DAYS = 30
+
+
+class StoreUnavailable(Exception):
+    """The store did not answer; the decision was not made."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The answer to an admission or a heartbeat."""
+
+    outcome: Outcome
+    licence: LicenceType | None
+    expires_at: float  # epoch seconds when the session idles out; 0 when refused
+    capacity: int  # concurrent slots
+    in_use: int  # concurrent slots held after the decision
+    retry_after: int  # seconds until a slot frees at the latest; 0 unless pool_full
+
+    @property
+    def admitted(self) -> bool:
+        return self.outcome in ("admitted", "renewed", "readmitted")
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    named_seats: int
+    named_assigned: int
+    named_active: int
+    named_quarantined: int
+    concurrent_seats: int
+    in_use: int
+    peak_24h: int
+    denials_24h: int
+
+    def as_json(self) -> dict[str, dict[str, int]]:
+        """The shape of ``GET /_halo/api/usage``."""
+        return {
+            "named": {
+                "seats": self.named_seats,
+                "assigned": self.named_assigned,
+                "active": self.named_active,
+                "quarantined": self.named_quarantined,
+            },
+            "concurrent": {
+                "seats": self.concurrent_seats,
+                "in_use": self.in_use,
+                "peak_24h": self.peak_24h,
+                "denials_24h": self.denials_24h,
+            },
+        }
+
+
+def _load(name: str) -> str:
+    folder = resources.files(__package__) / "scripts"
+    return (folder / "common.lua").read_text() + "\n" + (folder / f"{name}.lua").read_text()
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class LicenceEngine:
+    """Licence decisions for one installation, shared by every worker that uses the same store."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        instance: str = "default",
+        idle_timeout: int = DEFAULT_IDLE_TIMEOUT,
+        session_max_age: int = DEFAULT_SESSION_MAX_AGE,
+        named_cooldown: int = DEFAULT_NAMED_COOLDOWN,
+        audit_maxlen: int = DEFAULT_AUDIT_MAXLEN,
+        history_days: int = DEFAULT_HISTORY_DAYS,
+    ) -> None:
+        self.store = store
+        self.keys = Keyspace(instance)
+        # Added to Redis's clock inside every script. Tests move time with it; it stays 0 in use.
+        self.clock_offset = 0.0
+        self._settings = [
+            idle_timeout * 1000,
+            session_max_age * 1000,
+            audit_maxlen,
+            (history_days + 1) * 86400,
+            named_cooldown * 1000,
+        ]
+        self._scripts = {name: store.register_script(_load(name)) for name in SCRIPT_NAMES}
+
+    async def _run(self, name: str, person: str | None, *args: str | int) -> Any:
+        argv = [self.keys.prefix, round(self.clock_offset * 1000), *self._settings, *args]
+        try:
+            return await self._scripts[name](keys=self.keys.script_keys(person), args=argv)
+        except RedisError as error:
+            raise StoreUnavailable(str(error)) from error
+
+    @staticmethod
+    def _decision(reply: list[Any]) -> Decision:
+        outcome, licence, expires_ms, capacity, in_use, retry_ms = reply
+        licence = _text(licence)
+        return Decision(
+            outcome=_text(outcome),  # type: ignore[arg-type]
+            licence=licence or None,  # type: ignore[arg-type]
+            expires_at=int(expires_ms) / 1000,
+            capacity=int(capacity),
+            in_use=int(in_use),
+            retry_after=math.ceil(int(retry_ms) / 1000),
+        )
+
+    async def configure(
+        self, *, concurrent_seats: int, named_seats: int, named_users: list[str] = []
+    ) -> list[str]:
+        """Apply the deployment's capacities and listed named people; returns those left seatless.
+
+        A capacity changes only when the deployment's value differs from the last one applied,
+        so an administrator's resize is not undone by another worker starting.
+        """
+        reply = await self._run("configure", None, concurrent_seats, named_seats, *named_users)
+        return [_text(person) for person in reply[2:]]
+
+    async def admit(self, person: str, session_id: str, *, named_group: bool = False) -> Decision:
+        """Admit ``person`` into a new session, or refuse with the reason."""
+        reply = await self._run("admit", person, person, session_id, int(named_group))
+        return self._decision(reply)
+
+    async def heartbeat(
+        self, person: str, session_id: str, *, named_group: bool = False
+    ) -> Decision:
+        """Renew a session and its slot; re-admit it if it was lost; report it if it was ended."""
+        reply = await self._run("heartbeat", person, person, session_id, int(named_group))
+        return self._decision(reply)
+
+    async def release(self, person: str, session_id: str) -> bool:
+        """End a session at logout; True if it was live."""
+        return bool(await self._run("release", person, person, session_id))
+
+    async def end_session(self, person: str, session_id: str = "", *, by: str = "") -> int:
+        """End one session of ``person`` (all of them when no id is given); returns how many."""
+        return int(await self._run("end_session", person, person, session_id, by))
+
+    async def assign(self, person: str, *, by: str = "") -> AssignOutcome:
+        """Give ``person`` a named seat if one is free."""
+        return _text(await self._run("assign", person, person, by))  # type: ignore[return-value]
+
+    async def unassign(self, person: str, *, by: str = "") -> bool:
+        """Take back ``person``'s named seat; it is quarantined for the cooldown."""
+        return bool(await self._run("unassign", person, person, by))
+
+    async def resize(
+        self, *, concurrent_seats: int | None = None, named_seats: int | None = None, by: str = ""
+    ) -> tuple[int, int]:
+        """Change the slot and seat counts; returns (concurrent, named) as they now are."""
+        keep = ""
+        reply = await self._run(
+            "resize",
+            None,
+            keep if concurrent_seats is None else concurrent_seats,
+            keep if named_seats is None else named_seats,
+            by,
+        )
+        return int(reply[0]), int(reply[1])
+
+    async def usage(self) -> Usage:
+        """Live usage numbers (expired entries never counted)."""
+        return Usage(*(int(value) for value in await self._run("usage", None)))
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.store.ping())
+        except RedisError as error:
+            raise StoreUnavailable(str(error)) from error

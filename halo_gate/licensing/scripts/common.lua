@@ -1,0 +1,186 @@
+-- Shared preamble, prepended to every script of this folder when it is loaded.
+--
+-- KEYS (the same for every script; all share one {hash tag}):
+--   1 config      HASH  concurrent, named (capacities), env_concurrent, env_named
+--   2 pool        ZSET  concurrent person -> expiry (ms) of their latest session
+--   3 active      ZSET  named person      -> expiry (ms) of their latest session
+--   4 named       SET   people holding a named seat
+--   5 quarantine  ZSET  unassigned person -> end of the seat's cooldown (ms)
+--   6 ended       ZSET  session id ended by an administrator -> end of its tombstone (ms)
+--   7 audit       STREAM one entry per decision
+--   8 sessions    HASH  the person's sessions: id -> "expiry created" (ms); '' when no person
+-- ARGV (the same first seven for every script):
+--   1 key prefix ("{tag}:"), for keys named at run time: other people's sessions, history days
+--   2 clock offset (ms) added to Redis TIME; 0 outside tests
+--   3 idle timeout (ms)   4 session max age (ms)   5 audit stream cap
+--   6 history retention (s)   7 named seat cooldown (ms)
+-- A person's entry in pool or active exists exactly while their sessions hash does, and its
+-- score is the latest expiry among those sessions, so a person expires with their last session.
+
+local K_CONFIG, K_POOL, K_ACTIVE, K_NAMED = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local K_QUARANTINE, K_ENDED, K_AUDIT, K_SESSIONS = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local PREFIX = ARGV[1]
+local clock = redis.call('TIME')
+local NOW = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) + tonumber(ARGV[2])
+local IDLE, MAX_AGE, AUDIT_CAP = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local HISTORY_TTL, COOLDOWN = tonumber(ARGV[6]), tonumber(ARGV[7])
+-- Bounded work per call: each call removes at most this many expired entries of each kind.
+local CULL_LIMIT = 32
+
+local function sessions_key(person)
+  return PREFIX .. 'sessions:' .. person
+end
+
+local function capacities()
+  local c = redis.call('HMGET', K_CONFIG, 'concurrent', 'named')
+  return tonumber(c[1]) or 0, tonumber(c[2]) or 0
+end
+
+local function in_use()
+  return redis.call('ZCOUNT', K_POOL, '(' .. NOW, '+inf')
+end
+
+local function zset_of(licence)
+  if licence == 'named' then return K_ACTIVE, K_POOL end
+  return K_POOL, K_ACTIVE
+end
+
+local function audit(event, person, licence, session, reason)
+  local cap = capacities()
+  redis.call('XADD', K_AUDIT, 'MAXLEN', AUDIT_CAP, '*', 'event', event, 'at', NOW,
+    'user', person, 'licence', licence, 'session', session, 'reason', reason or '',
+    'in_use', in_use(), 'capacity', cap)
+end
+
+-- Per-minute usage history: peak in use, admissions ('a'), denials ('d'); one hash per day.
+local function record(counter)
+  local minute = math.floor(NOW / 60000)
+  local key = PREFIX .. 'history:' .. math.floor(minute / 1440)
+  if counter then redis.call('HINCRBY', key, counter .. minute, 1) end
+  local used = in_use()
+  local peak = tonumber(redis.call('HGET', key, 'p' .. minute)) or -1
+  if used > peak then
+    redis.call('HSET', key, 'p' .. minute, used)
+    redis.call('EXPIRE', key, HISTORY_TTL)
+  end
+end
+
+-- Drops the person's expired sessions (auditing each) and returns the latest expiry left, or 0.
+local function prune(person, skey, licence)
+  local all = redis.call('HGETALL', skey)
+  local latest = 0
+  for i = 1, #all, 2 do
+    local expiry = tonumber(string.match(all[i + 1], '^%d+'))
+    if expiry <= NOW then
+      redis.call('HDEL', skey, all[i])
+      audit('expired', person, licence, all[i])
+    elseif expiry > latest then
+      latest = expiry
+    end
+  end
+  return latest
+end
+
+-- Makes the person's entry in the right zset match their sessions after a change.
+local function settle(person, skey, licence)
+  local zset, other = zset_of(licence)
+  local latest = prune(person, skey, licence)
+  redis.call('ZREM', other, person)
+  if latest == 0 then
+    redis.call('ZREM', zset, person)
+  else
+    redis.call('ZADD', zset, latest, person)
+  end
+  return latest
+end
+
+-- The licence a person's live sessions are held under now.
+local function held_licence(person)
+  if redis.call('ZSCORE', K_ACTIVE, person) then return 'named' end
+  return 'concurrent'
+end
+
+local function end_marker(session)
+  redis.call('ZADD', K_ENDED, NOW + math.max(IDLE, MAX_AGE), session)
+end
+
+local function licence_of(person)
+  if redis.call('SISMEMBER', K_NAMED, person) == 1 then return 'named' end
+  return 'concurrent'
+end
+
+local function cull_people(zset, licence)
+  local gone = redis.call('ZRANGEBYSCORE', zset, '-inf', NOW, 'LIMIT', 0, CULL_LIMIT)
+  for _, person in ipairs(gone) do
+    local skey = sessions_key(person)
+    -- Their latest session has expired, so all of them have.
+    local ids = redis.call('HKEYS', skey)
+    redis.call('DEL', skey)
+    redis.call('ZREM', zset, person)
+    for _, id in ipairs(ids) do audit('expired', person, licence, id) end
+  end
+end
+
+local function cull_zset(zset)
+  local n = redis.call('ZCOUNT', zset, '-inf', NOW)
+  if n > 0 then redis.call('ZREMRANGEBYRANK', zset, 0, math.min(n, CULL_LIMIT) - 1) end
+end
+
+local function cull()
+  cull_people(K_POOL, 'concurrent')
+  cull_people(K_ACTIVE, 'named')
+  cull_zset(K_ENDED)
+  cull_zset(K_QUARANTINE)
+end
+
+local function seat_free_for(person)
+  -- A person may always take back the seat quarantined from themselves.
+  if (tonumber(redis.call('ZSCORE', K_QUARANTINE, person)) or 0) > NOW then return true end
+  local _, seats = capacities()
+  local held = redis.call('SCARD', K_NAMED) + redis.call('ZCOUNT', K_QUARANTINE, '(' .. NOW, '+inf')
+  return held < seats
+end
+
+local function take_seat(person, by)
+  redis.call('ZREM', K_QUARANTINE, person)
+  redis.call('SADD', K_NAMED, person)
+  audit('assigned', person, 'named', '', by)
+end
+
+-- Seconds until enough holders expire for a slot to free, at the latest.
+local function retry_after_ms(capacity)
+  local k = math.max(in_use() - capacity, 0)
+  local next = redis.call('ZRANGEBYSCORE', K_POOL, '(' .. NOW, '+inf', 'WITHSCORES', 'LIMIT', k, 1)
+  if #next == 0 then return 1000 end
+  return tonumber(next[2]) - NOW
+end
+
+-- The admission decision for one session. Returns the reply every admitting script gives:
+-- {outcome, licence, expires_at_ms, capacity, in_use, retry_after_ms}.
+local function admit(person, session, named_group, created, outcome)
+  local capacity = capacities()
+  local licence = licence_of(person)
+  if licence == 'concurrent' and named_group == '1' and seat_free_for(person) then
+    take_seat(person, 'group')
+    licence = 'named'
+  end
+  if licence == 'concurrent' and (tonumber(redis.call('ZSCORE', K_POOL, person)) or 0) <= NOW then
+    local reason = nil
+    if capacity == 0 then reason = 'no_licence' elseif in_use() >= capacity then reason = 'pool_full' end
+    if reason then
+      -- A refused session keeps nothing: the next attempt starts afresh.
+      if redis.call('HDEL', K_SESSIONS, session) == 1 then settle(person, K_SESSIONS, licence) end
+      audit('denied', person, licence, session, reason)
+      record('d')
+      local wait = 0
+      if reason == 'pool_full' then wait = retry_after_ms(capacity) end
+      return {reason, '', 0, capacity, in_use(), wait}
+    end
+  end
+  local expiry = math.min(NOW + IDLE, created + MAX_AGE)
+  redis.call('HSET', K_SESSIONS, session, expiry .. ' ' .. created)
+  settle(person, K_SESSIONS, licence)
+  if outcome ~= 'renewed' then audit('admitted', person, licence, session, outcome) end
+  if outcome == 'renewed' then record(nil) else record('a') end
+  return {outcome, licence, expiry, capacity, in_use(), 0}
+end

@@ -1,0 +1,30 @@
+-- Renews a session and the person's slot. A session ended by an administrator or past its
+-- maximum age is reported 'ended'; one that was lost (expired, store restarted) is admitted
+-- again when a licence is free ('readmitted'), else refused like a new admission.
+-- KEYS, ARGV[1..7]: see common.lua; KEYS[8] is the person's sessions hash.
+-- ARGV[8] person, ARGV[9] session id, ARGV[10] '1' when the person is in a named group.
+-- Returns {outcome ('renewed' | 'readmitted' | 'ended' | 'pool_full' | 'no_licence'), licence,
+--          expires_at_ms, capacity, in_use, retry_after_ms}.
+cull()
+local person, session = ARGV[8], ARGV[9]
+local record_ = redis.call('HGET', K_SESSIONS, session)
+if not record_ then
+  if (tonumber(redis.call('ZSCORE', K_ENDED, session)) or 0) > NOW then
+    return {'ended', '', 0, capacities(), in_use(), 0}
+  end
+  return admit(person, session, ARGV[10], NOW, 'readmitted')
+end
+local expiry, created = string.match(record_, '^(%d+) (%d+)$')
+expiry, created = tonumber(expiry), tonumber(created)
+if created + MAX_AGE <= NOW then
+  local licence = held_licence(person)
+  redis.call('HDEL', K_SESSIONS, session)
+  end_marker(session)
+  settle(person, K_SESSIONS, licence)
+  audit('ended', person, licence, session, 'max_age')
+  return {'ended', '', 0, capacities(), in_use(), 0}
+end
+if expiry <= NOW then
+  return admit(person, session, ARGV[10], created, 'readmitted')
+end
+return admit(person, session, ARGV[10], created, 'renewed')
