@@ -26,18 +26,9 @@ class Keyspace:
         """The hash of one person's sessions."""
         return self.key("sessions:" + person)
 
-    def script_keys(self, person: str | None = None) -> list[str]:
-        """KEYS for every script, in the order ``scripts/common.lua`` documents."""
-        return [
-            self.key("config"),
-            self.key("pool"),
-            self.key("active"),
-            self.key("named"),
-            self.key("quarantine"),
-            self.key("ended"),
-            self.key("audit"),
-            self.sessions(person) if person is not None else self.key("sessions:"),
-        ]
+    @property
+    def config(self) -> str:
+        return self.key("config")
 
     @property
     def audit(self) -> str:

@@ -1,29 +1,32 @@
 -- Shared preamble, prepended to every script of this folder when it is loaded.
 --
--- KEYS (the same for every script; all share one {hash tag}):
---   1 config      HASH  concurrent, named (capacities), env_concurrent, env_named
---   2 pool        ZSET  concurrent person -> expiry (ms) of their latest session
---   3 active      ZSET  named person      -> expiry (ms) of their latest session
---   4 named       SET   people holding a named seat
---   5 quarantine  ZSET  unassigned person -> end of the seat's cooldown (ms)
---   6 ended       ZSET  session id ended by an administrator -> end of its tombstone (ms)
---   7 audit       STREAM one entry per decision
---   8 sessions    HASH  the person's sessions: id -> "expiry created" (ms); '' when no person
--- ARGV (the same first seven for every script):
---   1 key prefix ("{tag}:"), for keys named at run time: other people's sessions, history days
---   2 clock offset (ms) added to Redis TIME; 0 outside tests
---   3 idle timeout (ms)   4 session max age (ms)   5 audit stream cap
---   6 history retention (s)   7 named seat cooldown (ms)
+-- KEYS[1] is the one declared key: the person's sessions hash, or the config hash when the
+-- decision concerns no person. It routes the call to the installation's cluster slot; every
+-- other key shares its {hash tag}, so the script may name them from the prefix:
+--   config      HASH  concurrent, named (capacities), env_concurrent, env_named
+--   pool        ZSET  concurrent person -> expiry (ms) of their latest session
+--   active      ZSET  named person      -> expiry (ms) of their latest session
+--   named       SET   people holding a named seat
+--   quarantine  ZSET  unassigned person -> end of the seat's cooldown (ms)
+--   ended       ZSET  session id ended by an administrator -> end of its tombstone (ms)
+--   audit       STREAM one entry per decision
+--   sessions:P  HASH  person P's sessions: id -> "expiry created" (ms)
+--   history:D   HASH  day D's per-minute usage: pM (peak in use), aM (admissions), dM (denials)
+-- ARGV[1] packs the settings, '|'-separated: key prefix ("{tag}:"), clock offset (ms, added to
+-- Redis TIME; 0 outside tests), idle timeout (ms), session max age (ms), audit stream cap,
+-- history retention (s), named seat cooldown (ms). ARGV[2..] are the decision's own.
 -- A person's entry in pool or active exists exactly while their sessions hash does, and its
 -- score is the latest expiry among those sessions, so a person expires with their last session.
 
-local K_CONFIG, K_POOL, K_ACTIVE, K_NAMED = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local K_QUARANTINE, K_ENDED, K_AUDIT, K_SESSIONS = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local PREFIX = ARGV[1]
+local PREFIX, offset, IDLE, MAX_AGE, AUDIT_CAP, HISTORY_TTL, COOLDOWN =
+  string.match(ARGV[1], '^(.*)|(-?%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)$')
+IDLE, MAX_AGE, HISTORY_TTL, COOLDOWN =
+  tonumber(IDLE), tonumber(MAX_AGE), tonumber(HISTORY_TTL), tonumber(COOLDOWN)
+local K_CONFIG, K_POOL, K_ACTIVE = PREFIX .. 'config', PREFIX .. 'pool', PREFIX .. 'active'
+local K_NAMED, K_QUARANTINE = PREFIX .. 'named', PREFIX .. 'quarantine'
+local K_ENDED, K_AUDIT, K_SESSIONS = PREFIX .. 'ended', PREFIX .. 'audit', KEYS[1]
 local clock = redis.call('TIME')
-local NOW = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) + tonumber(ARGV[2])
-local IDLE, MAX_AGE, AUDIT_CAP = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
-local HISTORY_TTL, COOLDOWN = tonumber(ARGV[6]), tonumber(ARGV[7])
+local NOW = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) + tonumber(offset)
 -- Bounded work per call: each call removes at most this many expired entries of each kind.
 local CULL_LIMIT = 32
 
@@ -31,9 +34,18 @@ local function sessions_key(person)
   return PREFIX .. 'sessions:' .. person
 end
 
+local capacity_cache = nil
+-- (concurrent slots, named seats), read once per call; scripts that change them call forget().
 local function capacities()
-  local c = redis.call('HMGET', K_CONFIG, 'concurrent', 'named')
-  return tonumber(c[1]) or 0, tonumber(c[2]) or 0
+  if not capacity_cache then
+    local c = redis.call('HMGET', K_CONFIG, 'concurrent', 'named')
+    capacity_cache = {tonumber(c[1]) or 0, tonumber(c[2]) or 0}
+  end
+  return capacity_cache[1], capacity_cache[2]
+end
+
+local function forget_capacities()
+  capacity_cache = nil
 end
 
 local function in_use()
@@ -52,11 +64,12 @@ local function audit(event, person, licence, session, reason)
     'in_use', in_use(), 'capacity', cap)
 end
 
--- Per-minute usage history: peak in use, admissions ('a'), denials ('d'); one hash per day.
+-- Per-minute usage history: admissions ('a') or denials ('d'), and the peak in use, which
+-- only an admission can raise; one hash per day.
 local function record(counter)
   local minute = math.floor(NOW / 60000)
   local key = PREFIX .. 'history:' .. math.floor(minute / 1440)
-  if counter then redis.call('HINCRBY', key, counter .. minute, 1) end
+  redis.call('HINCRBY', key, counter .. minute, 1)
   local used = in_use()
   local peak = tonumber(redis.call('HGET', key, 'p' .. minute)) or -1
   if used > peak then
@@ -126,11 +139,15 @@ local function cull_zset(zset)
   if n > 0 then redis.call('ZREMRANGEBYRANK', zset, 0, math.min(n, CULL_LIMIT) - 1) end
 end
 
-local function cull()
+-- Every script culls expired people; the tombstones and quarantines go in the scripts that
+-- read them (a heartbeat, the most frequent call, only reads a tombstone on a miss).
+local function cull(all)
   cull_people(K_POOL, 'concurrent')
   cull_people(K_ACTIVE, 'named')
-  cull_zset(K_ENDED)
-  cull_zset(K_QUARANTINE)
+  if all then
+    cull_zset(K_ENDED)
+    cull_zset(K_QUARANTINE)
+  end
 end
 
 local function seat_free_for(person)
@@ -180,7 +197,9 @@ local function admit(person, session, named_group, created, outcome)
   local expiry = math.min(NOW + IDLE, created + MAX_AGE)
   redis.call('HSET', K_SESSIONS, session, expiry .. ' ' .. created)
   settle(person, K_SESSIONS, licence)
-  if outcome ~= 'renewed' then audit('admitted', person, licence, session, outcome) end
-  if outcome == 'renewed' then record(nil) else record('a') end
+  if outcome ~= 'renewed' then
+    audit('admitted', person, licence, session, outcome)
+    record('a')
+  end
   return {outcome, licence, expiry, capacity, in_use(), 0}
 end

@@ -1,10 +1,10 @@
 -- Ends one session of a person, or all of them, for an administrator. Each ended session
 -- leaves a tombstone so that its cookie, if presented again, must sign in anew.
--- KEYS, ARGV[1..7]: see common.lua; KEYS[8] is the person's sessions hash.
--- ARGV[8] person, ARGV[9] session id ('' for all the person's sessions), ARGV[10] who ended it.
+-- KEYS[1] the person's sessions hash; ARGV[1] the settings (see common.lua).
+-- ARGV[2] person, ARGV[3] session id ('' for all the person's sessions), ARGV[4] who ended it.
 -- Returns the number of live sessions ended.
-cull()
-local person, only, by = ARGV[8], ARGV[9], ARGV[10]
+cull(true)
+local person, only, by = ARGV[2], ARGV[3], ARGV[4]
 local licence = held_licence(person)
 local ids = {only}
 if only == '' then ids = redis.call('HKEYS', K_SESSIONS) end

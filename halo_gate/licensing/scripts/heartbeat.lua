@@ -1,18 +1,18 @@
 -- Renews a session and the person's slot. A session ended by an administrator or past its
 -- maximum age is reported 'ended'; one that was lost (expired, store restarted) is admitted
 -- again when a licence is free ('readmitted'), else refused like a new admission.
--- KEYS, ARGV[1..7]: see common.lua; KEYS[8] is the person's sessions hash.
--- ARGV[8] person, ARGV[9] session id, ARGV[10] '1' when the person is in a named group.
+-- KEYS[1] the person's sessions hash; ARGV[1] the settings (see common.lua).
+-- ARGV[2] person, ARGV[3] session id, ARGV[4] '1' when the person is in a named group.
 -- Returns {outcome ('renewed' | 'readmitted' | 'ended' | 'pool_full' | 'no_licence'), licence,
 --          expires_at_ms, capacity, in_use, retry_after_ms}.
 cull()
-local person, session = ARGV[8], ARGV[9]
+local person, session = ARGV[2], ARGV[3]
 local record_ = redis.call('HGET', K_SESSIONS, session)
 if not record_ then
   if (tonumber(redis.call('ZSCORE', K_ENDED, session)) or 0) > NOW then
     return {'ended', '', 0, capacities(), in_use(), 0}
   end
-  return admit(person, session, ARGV[10], NOW, 'readmitted')
+  return admit(person, session, ARGV[4], NOW, 'readmitted')
 end
 local expiry, created = string.match(record_, '^(%d+) (%d+)$')
 expiry, created = tonumber(expiry), tonumber(created)
@@ -25,6 +25,6 @@ if created + MAX_AGE <= NOW then
   return {'ended', '', 0, capacities(), in_use(), 0}
 end
 if expiry <= NOW then
-  return admit(person, session, ARGV[10], created, 'readmitted')
+  return admit(person, session, ARGV[4], created, 'readmitted')
 end
-return admit(person, session, ARGV[10], created, 'renewed')
+return admit(person, session, ARGV[4], created, 'renewed')

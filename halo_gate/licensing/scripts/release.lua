@@ -1,9 +1,9 @@
 -- Ends a session at logout; the person's slot goes with their last session.
--- KEYS, ARGV[1..7]: see common.lua; KEYS[8] is the person's sessions hash.
--- ARGV[8] person, ARGV[9] session id.
+-- KEYS[1] the person's sessions hash; ARGV[1] the settings (see common.lua).
+-- ARGV[2] person, ARGV[3] session id.
 -- Returns 1 if the session was live, else 0.
 cull()
-local person, session = ARGV[8], ARGV[9]
+local person, session = ARGV[2], ARGV[3]
 if redis.call('HDEL', K_SESSIONS, session) == 0 then return 0 end
 local licence = held_licence(person)
 settle(person, K_SESSIONS, licence)

@@ -1,14 +1,14 @@
 -- Takes a named seat back; the seat stays quarantined for the cooldown so that it cannot be
 -- passed between people as a floating licence. The person's live sessions move to the pool
 -- while a slot is free, else they end (without a tombstone: they come back when one frees).
--- KEYS, ARGV[1..7]: see common.lua; KEYS[8] is the person's sessions hash.
--- ARGV[8] person, ARGV[9] who unassigned it.
+-- KEYS[1] the person's sessions hash; ARGV[1] the settings (see common.lua).
+-- ARGV[2] person, ARGV[3] who unassigned it.
 -- Returns 1 if the person held a seat, else 0.
-cull()
-local person = ARGV[8]
+cull(true)
+local person = ARGV[2]
 if redis.call('SREM', K_NAMED, person) == 0 then return 0 end
 redis.call('ZADD', K_QUARANTINE, NOW + COOLDOWN, person)
-audit('unassigned', person, 'named', '', ARGV[9])
+audit('unassigned', person, 'named', '', ARGV[3])
 if prune(person, K_SESSIONS, 'named') > 0 then
   local capacity = capacities()
   if in_use() < capacity then

@@ -1,8 +1,8 @@
 -- The usage numbers, counting live entries only.
--- KEYS, ARGV[1..7]: see common.lua.
+-- KEYS[1] the config hash; ARGV[1] the settings (see common.lua).
 -- Returns {named_seats, assigned, active, quarantined, concurrent_seats, in_use, peak_24h,
 --          denials_24h}.
-cull()
+cull(true)
 local concurrent, named = capacities()
 local used = in_use()
 local peak, denials = used, 0
