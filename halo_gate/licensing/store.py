@@ -54,5 +54,6 @@ def _sentinel(url: str) -> Redis:
     options: dict[str, Any] = {"db": int(path[1]) if len(path) > 1 else 0}
     if password:
         options["password"] = password
-    master: Redis = Sentinel(hosts).master_for(path[0], **options)
+    sentinel = Sentinel(hosts)  # type: ignore[no-untyped-call]
+    master: Redis = sentinel.master_for(path[0], **options)
     return master
