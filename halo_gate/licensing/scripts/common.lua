@@ -151,10 +151,11 @@ local function cull(all)
 end
 
 local function seat_free_for(person)
-  -- A person may always take back the seat quarantined from themselves.
-  if (tonumber(redis.call('ZSCORE', K_QUARANTINE, person)) or 0) > NOW then return true end
   local _, seats = capacities()
   local held = redis.call('SCARD', K_NAMED) + redis.call('ZCOUNT', K_QUARANTINE, '(' .. NOW, '+inf')
+  -- A person may take back the seat quarantined from themselves (it is counted in held), but
+  -- only while the seats, perhaps shrunk since, still have room for it.
+  if (tonumber(redis.call('ZSCORE', K_QUARANTINE, person)) or 0) > NOW then held = held - 1 end
   return held < seats
 end
 
