@@ -78,6 +78,23 @@ local function record(counter)
   end
 end
 
+local function end_marker(session)
+  redis.call('ZADD', K_ENDED, NOW + math.max(IDLE, MAX_AGE), session)
+end
+
+-- Audits an expired session that has been dropped. One past its maximum age has ended rather
+-- than idled out: it gets a tombstone, so a heartbeat after the entry is culled still answers
+-- 'ended' instead of admitting the session afresh with a new maximum age.
+local function dropped(person, licence, session, value)
+  local created = tonumber(string.match(value, ' (%d+)$'))
+  if created + MAX_AGE <= NOW then
+    end_marker(session)
+    audit('ended', person, licence, session, 'max_age')
+  else
+    audit('expired', person, licence, session)
+  end
+end
+
 -- Drops the person's expired sessions (auditing each) and returns the latest expiry left, or 0.
 local function prune(person, skey, licence)
   local all = redis.call('HGETALL', skey)
@@ -86,7 +103,7 @@ local function prune(person, skey, licence)
     local expiry = tonumber(string.match(all[i + 1], '^%d+'))
     if expiry <= NOW then
       redis.call('HDEL', skey, all[i])
-      audit('expired', person, licence, all[i])
+      dropped(person, licence, all[i], all[i + 1])
     elseif expiry > latest then
       latest = expiry
     end
@@ -113,10 +130,6 @@ local function held_licence(person)
   return 'concurrent'
 end
 
-local function end_marker(session)
-  redis.call('ZADD', K_ENDED, NOW + math.max(IDLE, MAX_AGE), session)
-end
-
 local function licence_of(person)
   if redis.call('SISMEMBER', K_NAMED, person) == 1 then return 'named' end
   return 'concurrent'
@@ -127,10 +140,10 @@ local function cull_people(zset, licence)
   for _, person in ipairs(gone) do
     local skey = sessions_key(person)
     -- Their latest session has expired, so all of them have.
-    local ids = redis.call('HKEYS', skey)
+    local all = redis.call('HGETALL', skey)
     redis.call('DEL', skey)
     redis.call('ZREM', zset, person)
-    for _, id in ipairs(ids) do audit('expired', person, licence, id) end
+    for i = 1, #all, 2 do dropped(person, licence, all[i], all[i + 1]) end
   end
 end
 
