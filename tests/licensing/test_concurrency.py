@@ -1,0 +1,151 @@
+"""Real concurrency on the real server: processes x asyncio tasks racing for k slots.
+
+``HALO_GATE_STORM_ROUNDS`` (default 3) sets how many times each storm is repeated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import time
+from collections.abc import AsyncIterator, Iterator
+from multiprocessing.pool import Pool
+
+import pytest
+from redis.asyncio import Redis
+
+from halo_gate.licensing import LicenceEngine
+
+from ..conftest import REDIS_URL, drop_instance, unique_instance
+from .storm import Job, Result, Task, run
+
+PROCESSES = 2
+TASKS = 200
+ROUNDS = int(os.environ.get("HALO_GATE_STORM_ROUNDS", "3"))
+IDLE = 1800
+LIVE = ("admitted", "renewed", "readmitted")
+
+
+@pytest.fixture(scope="module")
+def workers() -> Iterator[Pool]:
+    pool = multiprocessing.get_context("spawn").Pool(PROCESSES)
+    yield pool
+    pool.close()
+    pool.join()
+
+
+@pytest.fixture
+async def engine(real_store: Redis) -> AsyncIterator[LicenceEngine]:
+    instance = unique_instance()
+    yield LicenceEngine(real_store, instance=instance)
+    await drop_instance(real_store, instance)
+
+
+async def storm(
+    workers: Pool, engine: LicenceEngine, per_process: list[list[Task]], clock_offset: float = 0
+) -> list[Result]:
+    """Runs each process's tasks at the same moment; returns every result."""
+    start_at = time.time() + 0.6  # room for each process to open its connections first
+    jobs = [
+        Job(REDIS_URL, engine.keys.instance, clock_offset, start_at, tuple(tasks))
+        for tasks in per_process
+    ]
+    answers = await asyncio.to_thread(workers.map, run, jobs, 1)
+    assert len({pid for pid, _ in answers}) == PROCESSES, "the storms did not run in parallel"
+    return [result for _, results in answers for result in results]
+
+
+def live_people(results: list[Result]) -> set[str]:
+    """People whose last answer left them holding a licence."""
+    last = {r.person: r.outcome for r in results if r.call in ("admit", "heartbeat")}
+    return {person for person, outcome in last.items() if outcome in LIVE}
+
+
+def assert_never_over(results: list[Result], slots: int) -> None:
+    reported = [r.in_use for r in results if r.in_use >= 0]
+    assert reported and max(reported) <= slots
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+async def test_exactly_k_of_many_concurrent_admissions_succeed(
+    workers: Pool, engine: LicenceEngine, round_: int
+) -> None:
+    slots = (1, 7, 50, 199)[round_ % 4]
+    await engine.configure(concurrent_seats=slots, named_seats=0)
+    per_process = [
+        [Task("admit", f"p{w}-{i}@x.org", f"s{w}-{i}") for i in range(TASKS)]
+        for w in range(PROCESSES)
+    ]
+    results = await storm(workers, engine, per_process)
+
+    outcomes = [r.outcome for r in results]
+    assert outcomes.count("admitted") == slots
+    assert outcomes.count("pool_full") == PROCESSES * TASKS - slots
+    assert_never_over(results, slots)
+    usage = await engine.usage()
+    assert (usage.in_use, usage.denials_24h, usage.peak_24h) == (
+        slots,
+        PROCESSES * TASKS - slots,
+        slots,
+    )
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+async def test_heartbeats_racing_expiry_never_exceed_k(
+    workers: Pool, engine: LicenceEngine, round_: int
+) -> None:
+    slots = 20
+    await engine.configure(concurrent_seats=slots, named_seats=0)
+    seconds, micros = await engine.store.time()
+    admitted_at = seconds + micros / 1e6
+    for i in range(slots):
+        assert (await engine.admit(f"h{i}@x.org", f"h{i}")).admitted
+    per_process: list[list[Task]] = [[] for _ in range(PROCESSES)]
+    for i in range(slots):
+        per_process[i % PROCESSES].append(Task("heartbeat", f"h{i}@x.org", f"h{i}", repeat=3))
+    for w, tasks in enumerate(per_process):
+        tasks += [Task("usage", repeat=5) for _ in range(10)]
+        tasks += [
+            Task("admit", f"n{w}-{i}@x.org", f"n{w}-{i}", repeat=3)
+            for i in range(TASKS - len(tasks))
+        ]
+
+    # The holders' sessions reach their idle timeout a few milliseconds into the storm (later
+    # in each round), so heartbeats, expiry and newcomers' admissions all meet at the edge.
+    start_at_estimate = time.time() + 0.6
+    edge = 0.005 * (round_ + 1)
+    offset = admitted_at + IDLE - start_at_estimate - edge
+    results = await storm(workers, engine, per_process, clock_offset=offset)
+
+    assert_never_over(results, slots)
+    engine.clock_offset = offset
+    usage = await engine.usage()
+    assert usage.in_use == len(live_people(results)) <= slots
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+async def test_releases_racing_admissions_never_exceed_k(
+    workers: Pool, engine: LicenceEngine, round_: int
+) -> None:
+    slots = 20
+    await engine.configure(concurrent_seats=slots, named_seats=0)
+    for i in range(slots):
+        assert (await engine.admit(f"h{i}@x.org", f"h{i}")).admitted
+    per_process: list[list[Task]] = [[] for _ in range(PROCESSES)]
+    for i in range(slots):
+        per_process[i % PROCESSES].append(Task("release", f"h{i}@x.org", f"h{i}"))
+    for w, tasks in enumerate(per_process):
+        tasks += [Task("usage", repeat=5) for _ in range(10)]
+        tasks += [
+            Task("admit", f"n{w}-{i}@x.org", f"n{w}-{i}", repeat=5)
+            for i in range(TASKS - len(tasks))
+        ]
+    results = await storm(workers, engine, per_process)
+
+    assert_never_over(results, slots)
+    assert [r.outcome for r in results].count("released") == slots
+    newcomers = live_people(results)
+    assert 0 < len(newcomers) <= slots
+    usage = await engine.usage()
+    assert usage.in_use == len(newcomers)
