@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 from redis.asyncio import Redis, RedisCluster
+from redis.asyncio.connection import (
+    AbstractConnection,
+    Connection,
+    SSLConnection,
+    UnixDomainSocketConnection,
+)
 from redis.asyncio.sentinel import Sentinel
+from redis.connection import HiredisRespSerializer
+from redis.typing import EncodableT
+from redis.utils import HIREDIS_AVAILABLE
 
 Store = Redis | RedisCluster
 
@@ -25,12 +34,50 @@ def connect(url: str | None) -> Store:
         return embedded()
     scheme = url.split("://", 1)[0]
     if scheme in ("redis", "rediss", "unix"):
-        return Redis.from_url(url)
+        return _packing_with_hiredis(Redis.from_url(url))
     if scheme in ("redis+cluster", "rediss+cluster"):
         return RedisCluster.from_url(url.replace("+cluster", "", 1))
     if scheme == "redis+sentinel":
         return _sentinel(url)
     raise ValueError(f"Redis URL scheme {scheme!r} is not one of {SCHEMES}.")
+
+
+class _HiredisPacking(AbstractConnection):
+    # redis-py's asyncio connections pack every command in pure Python (its sync ones use
+    # hiredis). A licence decision sends ~20 arguments, which costs ~10 us per call that way
+    # and ~2 us with hiredis: a fifth of the client's time per decision.
+    _serializer = HiredisRespSerializer()
+
+    def pack_command(self, *args: EncodableT) -> list[bytes]:
+        # redis-py annotates pack(*args: List), though it takes the command's arguments.
+        packed: list[bytes] = self._serializer.pack(*cast(Any, args))
+        return packed
+
+
+class _TCP(_HiredisPacking, Connection):
+    pass
+
+
+class _TLS(_HiredisPacking, SSLConnection):
+    pass
+
+
+class _Unix(_HiredisPacking, UnixDomainSocketConnection):
+    pass
+
+
+_WITH_HIREDIS: dict[type[AbstractConnection], type[AbstractConnection]] = {
+    Connection: _TCP,
+    SSLConnection: _TLS,
+    UnixDomainSocketConnection: _Unix,
+}
+
+
+def _packing_with_hiredis(client: Redis) -> Redis:
+    pool = client.connection_pool
+    if HIREDIS_AVAILABLE:
+        pool.connection_class = _WITH_HIREDIS.get(pool.connection_class, pool.connection_class)
+    return client
 
 
 def embedded() -> Redis:
