@@ -13,6 +13,8 @@ from redis.asyncio import Redis
 
 from halo_gate.licensing import LicenceEngine, StoreUnavailable, connect
 
+from ..conftest import REDIS_URL, drop_instance, unique_instance
+
 IDLE = 1800
 MAX_AGE = 43200
 COOLDOWN = 86400
@@ -286,8 +288,7 @@ async def test_admin_end_session_ends_it_at_heartbeat_and_leaves_a_tombstone(
 async def test_lost_session_readmitted_after_a_store_restart(engine: LicenceEngine) -> None:
     await engine.configure(concurrent_seats=1, named_seats=0)
     await engine.admit("bob@x.org", "bob-1")
-    async for key in engine.store.scan_iter(match=engine.keys.prefix.replace("{", "[{]") + "*"):
-        await engine.store.delete(key)
+    await drop_instance(engine.store, engine.keys.instance)
     await engine.configure(concurrent_seats=1, named_seats=0)  # workers apply settings again
     readmitted = await engine.heartbeat("bob@x.org", "bob-1")
     assert (readmitted.outcome, readmitted.in_use) == ("readmitted", 1)
@@ -449,9 +450,7 @@ async def test_history_feeds_peak_and_denials_of_the_last_day(engine: LicenceEng
 # The store
 
 
-async def test_scripts_reload_after_the_server_forgets_them(
-    engine: LicenceEngine, request: pytest.FixtureRequest
-) -> None:
+async def test_scripts_reload_after_the_server_forgets_them(engine: LicenceEngine) -> None:
     if not isinstance(engine.store, Redis) or "fakeredis" in type(engine.store).__module__:
         pytest.skip("SCRIPT FLUSH is proven on the real server")
     await engine.configure(concurrent_seats=2, named_seats=0)
@@ -482,4 +481,18 @@ async def test_unreachable_store_raises_store_unavailable() -> None:
         with pytest.raises(StoreUnavailable):
             await engine.ping()
     finally:
+        await store.aclose()
+
+
+async def test_connect_gives_a_client_the_engine_runs_on() -> None:
+    store = connect(REDIS_URL)  # packs commands with hiredis when it is installed
+    engine = LicenceEngine(store, instance=unique_instance())
+    try:
+        await engine.configure(concurrent_seats=1, named_seats=0)
+        assert (await engine.admit("bob@x.org", "bob-1")).outcome == "admitted"
+        assert (await engine.admit("cat@x.org", "cat-1")).outcome == "pool_full"
+        assert await store.config_get("maxclients")  # a command name with a space still packs
+        assert await engine.ping()
+    finally:
+        await drop_instance(store, engine.keys.instance)
         await store.aclose()
