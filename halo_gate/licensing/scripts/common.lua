@@ -57,25 +57,28 @@ local function zset_of(licence)
   return K_POOL, K_ACTIVE
 end
 
-local function audit(event, person, licence, session, reason)
+-- used (the slots in use) may be given by a caller that has just counted them.
+local function audit(event, person, licence, session, reason, used)
   local cap = capacities()
   redis.call('XADD', K_AUDIT, 'MAXLEN', AUDIT_CAP, '*', 'event', event, 'at', NOW,
     'user', person, 'licence', licence, 'session', session, 'reason', reason or '',
-    'in_use', in_use(), 'capacity', cap)
+    'in_use', used or in_use(), 'capacity', cap)
 end
 
 -- Per-minute usage history: admissions ('a') or denials ('d'), and the peak in use, which
--- only an admission can raise; one hash per day.
-local function record(counter)
+-- only an admission can raise; one hash per day. used may be given by a caller that has just
+-- counted the slots in use.
+local function record(counter, used)
   local minute = math.floor(NOW / 60000)
   local key = PREFIX .. 'history:' .. math.floor(minute / 1440)
   redis.call('HINCRBY', key, counter .. minute, 1)
-  local used = in_use()
+  used = used or in_use()
   local peak = tonumber(redis.call('HGET', key, 'p' .. minute)) or -1
   if used > peak then
     redis.call('HSET', key, 'p' .. minute, used)
     redis.call('EXPIRE', key, HISTORY_TTL)
   end
+  return used
 end
 
 local function end_marker(session)
@@ -179,8 +182,8 @@ local function take_seat(person, by)
 end
 
 -- Seconds until enough holders expire for a slot to free, at the latest.
-local function retry_after_ms(capacity)
-  local k = math.max(in_use() - capacity, 0)
+local function retry_after_ms(capacity, used)
+  local k = math.max(used - capacity, 0)
   local next = redis.call('ZRANGEBYSCORE', K_POOL, '(' .. NOW, '+inf', 'WITHSCORES', 'LIMIT', k, 1)
   if #next == 0 then return 1000 end
   return tonumber(next[2]) - NOW
@@ -196,24 +199,27 @@ local function admit(person, session, named_group, created, outcome)
     licence = 'named'
   end
   if licence == 'concurrent' and (tonumber(redis.call('ZSCORE', K_POOL, person)) or 0) <= NOW then
+    -- The person holds no live slot, so dropping their stale sessions below leaves this count.
+    local used = in_use()
     local reason = nil
-    if capacity == 0 then reason = 'no_licence' elseif in_use() >= capacity then reason = 'pool_full' end
+    if capacity == 0 then reason = 'no_licence' elseif used >= capacity then reason = 'pool_full' end
     if reason then
       -- A refused session keeps nothing: the next attempt starts afresh.
       if redis.call('HDEL', K_SESSIONS, session) == 1 then settle(person, K_SESSIONS, licence) end
-      audit('denied', person, licence, session, reason)
-      record('d')
+      audit('denied', person, licence, session, reason, used)
+      record('d', used)
       local wait = 0
-      if reason == 'pool_full' then wait = retry_after_ms(capacity) end
-      return {reason, '', 0, capacity, in_use(), wait}
+      if reason == 'pool_full' then wait = retry_after_ms(capacity, used) end
+      return {reason, '', 0, capacity, used, wait}
     end
   end
   local expiry = math.min(NOW + IDLE, created + MAX_AGE)
   redis.call('HSET', K_SESSIONS, session, expiry .. ' ' .. created)
   settle(person, K_SESSIONS, licence)
+  local used = in_use()
   if outcome ~= 'renewed' then
-    audit('admitted', person, licence, session, outcome)
-    record('a')
+    audit('admitted', person, licence, session, outcome, used)
+    record('a', used)
   end
-  return {outcome, licence, expiry, capacity, in_use(), 0}
+  return {outcome, licence, expiry, capacity, used, 0}
 end
