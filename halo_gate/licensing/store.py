@@ -8,6 +8,7 @@ from urllib.parse import unquote, urlsplit
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.connection import (
     AbstractConnection,
+    BlockingConnectionPool,
     Connection,
     SSLConnection,
     UnixDomainSocketConnection,
@@ -18,6 +19,12 @@ from redis.typing import EncodableT
 from redis.utils import HIREDIS_AVAILABLE
 
 Store = Redis | RedisCluster
+
+# Connections per client. A decision beyond that many in flight waits for one to come free, up
+# to POOL_WAIT seconds, instead of failing at once (redis-py's default pool raises "Too many
+# connections" past 100, which a busy worker would turn into "licence service unavailable").
+POOL_SIZE = 100
+POOL_WAIT = 5.0
 
 SCHEMES = "redis://, rediss://, unix://, redis+cluster://, rediss+cluster://, redis+sentinel://"
 
@@ -34,7 +41,8 @@ def connect(url: str | None) -> Store:
         return embedded()
     scheme = url.split("://", 1)[0]
     if scheme in ("redis", "rediss", "unix"):
-        return _packing_with_hiredis(Redis.from_url(url))
+        pool = BlockingConnectionPool.from_url(url, max_connections=POOL_SIZE, timeout=POOL_WAIT)
+        return _packing_with_hiredis(Redis.from_pool(pool))
     if scheme in ("redis+cluster", "rediss+cluster"):
         return RedisCluster.from_url(url.replace("+cluster", "", 1))
     if scheme == "redis+sentinel":
