@@ -5,6 +5,7 @@ Time passes through ``engine.clock_offset``, which the scripts add to Redis's ow
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from redis.asyncio import Redis
 
 from halo_gate.licensing import LicenceEngine, StoreUnavailable, connect
+from halo_gate.licensing.store import POOL_SIZE
 
 from ..conftest import REDIS_URL, drop_instance, unique_instance
 
@@ -493,6 +495,20 @@ async def test_connect_gives_a_client_the_engine_runs_on() -> None:
         assert (await engine.admit("cat@x.org", "cat-1")).outcome == "pool_full"
         assert await store.config_get("maxclients")  # a command name with a space still packs
         assert await engine.ping()
+    finally:
+        await drop_instance(store, engine.keys.instance)
+        await store.aclose()
+
+
+async def test_more_concurrent_decisions_than_connections_wait_for_one() -> None:
+    store = connect(REDIS_URL)
+    engine = LicenceEngine(store, instance=unique_instance())
+    try:
+        await engine.configure(concurrent_seats=1000, named_seats=0)
+        decisions = await asyncio.gather(
+            *(engine.admit(f"p{i}@x.org", f"s{i}") for i in range(POOL_SIZE * 3))
+        )
+        assert all(decision.admitted for decision in decisions)
     finally:
         await drop_instance(store, engine.keys.instance)
         await store.aclose()
