@@ -5,13 +5,16 @@
 -- ARGV[2] person, ARGV[3] session id, ARGV[4] '1' when the person is in a named group.
 -- Returns {outcome ('renewed' | 'readmitted' | 'ended' | 'pool_full' | 'no_licence'), licence,
 --          expires_at_ms, capacity, in_use, retry_after_ms}.
-cull()
+-- Only a readmission culls: counts never include expired entries anyway, and entries are only
+-- ever created by admissions, so culling there keeps them bounded while a renewal, by far the
+-- most frequent call, stays cheap.
 local person, session = ARGV[2], ARGV[3]
 local record_ = redis.call('HGET', K_SESSIONS, session)
 if not record_ then
   if (tonumber(redis.call('ZSCORE', K_ENDED, session)) or 0) > NOW then
     return {'ended', '', 0, capacities(), in_use(), 0}
   end
+  cull()
   return admit(person, session, ARGV[4], NOW, 'readmitted')
 end
 local expiry, created = string.match(record_, '^(%d+) (%d+)$')
@@ -25,6 +28,7 @@ if created + MAX_AGE <= NOW then
   return {'ended', '', 0, capacities(), in_use(), 0}
 end
 if expiry <= NOW then
+  cull()
   return admit(person, session, ARGV[4], created, 'readmitted')
 end
 return admit(person, session, ARGV[4], created, 'renewed')
