@@ -205,6 +205,14 @@ async def test_release_frees_the_slot_only_with_the_last_session(engine: Licence
     assert (await engine.admit("cat@x.org", "cat-1")).outcome == "admitted"
 
 
+async def test_released_session_must_sign_in_again(engine: LicenceEngine) -> None:
+    await engine.configure(concurrent_seats=1, named_seats=0)
+    await engine.admit("bob@x.org", "bob-1")
+    await engine.release("bob@x.org", "bob-1")
+    replayed = await engine.heartbeat("bob@x.org", "bob-1")  # a copy of the logged-out cookie
+    assert (replayed.outcome, replayed.in_use) == ("ended", 0)
+
+
 async def test_heartbeat_renews_the_session_and_its_slot(engine: LicenceEngine) -> None:
     await engine.configure(concurrent_seats=1, named_seats=0)
     admitted = await engine.admit("bob@x.org", "bob-1")

@@ -250,6 +250,8 @@ class LicenceMachine(RuleBasedStateMachine):
             return
         session = data.draw(st.sampled_from(self.known[person]))
         answer = self.run(self.engine.release(person, session))
+        self.model.tombstones.add(session)  # a copy of its cookie must sign in again
+        self.model.maybe_tombstones.discard(session)
         sessions = self.model.sessions.get(person, {})
         if session in self.model.live(person):
             assert answer is True
