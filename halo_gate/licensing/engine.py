@@ -129,6 +129,8 @@ class LicenceEngine:
             named_cooldown * 1000,
         )
         self._packed: tuple[float, bytes] | None = None
+        # The last settings configure() applied, applied again if the store loses them.
+        self._deployment: tuple[int, int, tuple[str, ...]] = (0, 0, ())
         self._scripts = {name: _load(name) for name in SCRIPT_NAMES}
         self._shas = {name: _sha1(source) for name, source in self._scripts.items()}
 
@@ -178,20 +180,33 @@ class LicenceEngine:
         A capacity changes only when the deployment's value differs from the last one applied,
         so an administrator's resize is not undone by another worker starting.
         """
+        self._deployment = (concurrent_seats, named_seats, tuple(named_users))
         reply = await self._run("configure", None, concurrent_seats, named_seats, *named_users)
         return [_text(person) for person in reply[2:]]
 
+    async def _admission(self, name: str, person: str, session_id: str, group: bool) -> Decision:
+        args = (person, session_id, int(group))
+        try:
+            reply = await self._run(name, person, *args)
+        except StoreUnavailable as error:
+            if not str(error).startswith("UNCONFIGURED"):
+                raise
+            # The store answered but has lost the installation's settings (it restarted empty):
+            # deciding now would refuse everyone, so apply them again and decide afresh.
+            concurrent, named, listed = self._deployment
+            await self.configure(concurrent_seats=concurrent, named_seats=named, named_users=listed)
+            reply = await self._run(name, person, *args)
+        return self._decision(reply)
+
     async def admit(self, person: str, session_id: str, *, named_group: bool = False) -> Decision:
         """Admit ``person`` into a new session, or refuse with the reason."""
-        reply = await self._run("admit", person, person, session_id, int(named_group))
-        return self._decision(reply)
+        return await self._admission("admit", person, session_id, named_group)
 
     async def heartbeat(
         self, person: str, session_id: str, *, named_group: bool = False
     ) -> Decision:
         """Renew a session and its slot; re-admit it if it was lost; report it if it was ended."""
-        reply = await self._run("heartbeat", person, person, session_id, int(named_group))
-        return self._decision(reply)
+        return await self._admission("heartbeat", person, session_id, named_group)
 
     async def release(self, person: str, session_id: str) -> bool:
         """End a session at logout; True if it was live."""

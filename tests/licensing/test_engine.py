@@ -299,9 +299,32 @@ async def test_lost_session_readmitted_after_a_store_restart(engine: LicenceEngi
     await engine.configure(concurrent_seats=1, named_seats=0)
     await engine.admit("bob@x.org", "bob-1")
     await drop_instance(engine.store, engine.keys.instance)
-    await engine.configure(concurrent_seats=1, named_seats=0)  # workers apply settings again
+    await engine.configure(concurrent_seats=1, named_seats=0)  # a worker starts meanwhile
     readmitted = await engine.heartbeat("bob@x.org", "bob-1")
     assert (readmitted.outcome, readmitted.in_use) == ("readmitted", 1)
+
+
+async def test_store_restarted_empty_gets_the_deployment_back_at_the_next_decision(
+    engine: LicenceEngine,
+) -> None:
+    await engine.configure(concurrent_seats=2, named_seats=1, named_users=["ann@x.org"])
+    await engine.admit("bob@x.org", "bob-1")
+    await engine.admit("ann@x.org", "ann-1")
+    await drop_instance(engine.store, engine.keys.instance)  # no worker restarts this time
+    readmitted = await engine.heartbeat("bob@x.org", "bob-1")
+    assert (readmitted.outcome, readmitted.licence, readmitted.capacity) == (
+        "readmitted",
+        "concurrent",
+        2,
+    )
+    assert (await engine.heartbeat("ann@x.org", "ann-1")).licence == "named"
+    usage = await engine.usage()
+    assert (usage.concurrent_seats, usage.named_seats, usage.named_assigned) == (2, 1, 1)
+
+
+async def test_never_configured_installation_gives_no_licence(engine: LicenceEngine) -> None:
+    refused = await engine.admit("bob@x.org", "bob-1")
+    assert (refused.outcome, refused.capacity) == ("no_licence", 0)
 
 
 async def test_lost_session_refused_when_the_pool_filled_meanwhile(

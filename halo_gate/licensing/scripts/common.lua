@@ -36,10 +36,11 @@ end
 
 local capacity_cache = nil
 -- (concurrent slots, named seats), read once per call; scripts that change them call forget().
+-- capacity_cache[3] says whether the installation has settings at all.
 local function capacities()
   if not capacity_cache then
     local c = redis.call('HMGET', K_CONFIG, 'concurrent', 'named')
-    capacity_cache = {tonumber(c[1]) or 0, tonumber(c[2]) or 0}
+    capacity_cache = {tonumber(c[1]) or 0, tonumber(c[2]) or 0, (c[1] or c[2]) ~= false}
   end
   return capacity_cache[1], capacity_cache[2]
 end
@@ -193,6 +194,12 @@ end
 -- {outcome, licence, expires_at_ms, capacity, in_use, retry_after_ms}.
 local function admit(person, session, named_group, created, outcome)
   local capacity = capacities()
+  if not capacity_cache[3] then
+    -- No settings: the store lost its data (restarted empty, flushed) or was never configured.
+    -- Deciding with 0 slots and no seats would lock everyone out; the engine applies the
+    -- deployment's settings again, as a starting worker does, and repeats the call.
+    return redis.error_reply('UNCONFIGURED installation ' .. PREFIX .. ' has no settings')
+  end
   local licence = licence_of(person)
   if licence == 'concurrent' and named_group == '1' and seat_free_for(person) then
     take_seat(person, 'group')

@@ -5,6 +5,7 @@
 -- ARGV[2] person, ARGV[3] session id, ARGV[4] '1' when the person is in a named group.
 -- Returns {outcome ('renewed' | 'readmitted' | 'ended' | 'pool_full' | 'no_licence'), licence,
 --          expires_at_ms, capacity, in_use, retry_after_ms}.
+-- An UNCONFIGURED error when the installation has no settings (see admit() in common.lua).
 -- Only a readmission culls: counts never include expired entries anyway, and entries are only
 -- ever created by admissions, so culling there keeps them bounded while a renewal, by far the
 -- most frequent call, stays cheap.
