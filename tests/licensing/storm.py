@@ -80,6 +80,12 @@ async def _run_job(job: Job) -> list[Result]:
         await store.aclose()
 
 
+def ready(_: int) -> int:
+    """Answers once this worker is up; slow enough that one worker cannot take every call."""
+    time.sleep(0.2)
+    return os.getpid()
+
+
 def run(job: Job) -> tuple[int, list[Result]]:
     """The entry point each worker process runs; answers with its process id and results."""
     return os.getpid(), asyncio.run(_run_job(job))

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from halo_gate.licensing import LicenceEngine
 
 from ..conftest import REDIS_URL, drop_instance, unique_instance
-from .storm import Job, Result, Task, run
+from .storm import Job, Result, Task, ready, run
 
 PROCESSES = 2
 TASKS = 200
@@ -30,6 +30,9 @@ LIVE = ("admitted", "renewed", "readmitted")
 @pytest.fixture(scope="module")
 def workers() -> Iterator[Pool]:
     pool = multiprocessing.get_context("spawn").Pool(PROCESSES)
+    # Every worker is started before the first storm, so that each storm's jobs run in parallel.
+    while len(set(pool.map(ready, range(PROCESSES), 1))) < PROCESSES:
+        pass
     yield pool
     pool.close()
     pool.join()
