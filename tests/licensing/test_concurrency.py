@@ -45,11 +45,20 @@ async def engine(real_store: Redis) -> AsyncIterator[LicenceEngine]:
     await drop_instance(real_store, instance)
 
 
+def soon() -> float:
+    """The moment the next storm starts: room for each process to open its connections."""
+    return time.time() + 0.6
+
+
 async def storm(
-    workers: Pool, engine: LicenceEngine, per_process: list[list[Task]], clock_offset: float = 0
+    workers: Pool,
+    engine: LicenceEngine,
+    per_process: list[list[Task]],
+    clock_offset: float = 0,
+    start_at: float | None = None,
 ) -> list[Result]:
     """Runs each process's tasks at the same moment; returns every result."""
-    start_at = time.time() + 0.6  # room for each process to open its connections first
+    start_at = start_at or soon()
     jobs = [
         Job(REDIS_URL, engine.keys.instance, clock_offset, start_at, tuple(tasks))
         for tasks in per_process
@@ -116,10 +125,10 @@ async def test_heartbeats_racing_expiry_never_exceed_k(
 
     # The holders' sessions reach their idle timeout a few milliseconds into the storm (later
     # in each round), so heartbeats, expiry and newcomers' admissions all meet at the edge.
-    start_at_estimate = time.time() + 0.6
+    start_at = soon()
     edge = 0.005 * (round_ + 1)
-    offset = admitted_at + IDLE - start_at_estimate - edge
-    results = await storm(workers, engine, per_process, clock_offset=offset)
+    offset = admitted_at + IDLE - start_at - edge
+    results = await storm(workers, engine, per_process, clock_offset=offset, start_at=start_at)
 
     assert_never_over(results, slots)
     engine.clock_offset = offset
