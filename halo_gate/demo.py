@@ -1,4 +1,7 @@
-"""The demo: a built-in identity provider and an example app behind HaloGate.
+"""The demo: a built-in identity provider and a small app behind HaloGate, in one command.
+
+``halo-gate demo`` starts both with the embedded store and small numbers (one named seat, two
+concurrent slots, a two-minute idle timeout) and prints which identities show what.
 
 The identity provider is ``oidc-provider-mock`` (a real OpenID Connect provider with discovery,
 authorization code + PKCE, ID tokens, userinfo and RP-initiated logout) served by werkzeug on a
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
 import subprocess
 import sys
 import threading
@@ -38,10 +42,17 @@ import urllib.request
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from html import escape
 from types import TracebackType
 from typing import Any
 
-import werkzeug.serving
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.routing import Route
+
+from .middleware import HaloGate
 
 LOCALHOST = "127.0.0.1"
 DEMO_CLIENT_ID = "halo-gate-demo"
@@ -62,13 +73,6 @@ class Person:
             "name": self.name,
             "groups": list(self.groups),
         }
-
-
-class _QuietRequestHandler(werkzeug.serving.WSGIRequestHandler):
-    """Drops the access log line of every request; errors are still logged."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
 
 
 @dataclass
@@ -164,7 +168,14 @@ def _serve_identity_provider(settings: dict[str, Any]) -> None:
     # The provider's dependencies warn about their own deprecations, also while serving, and
     # authlib installs an "always" filter for its warnings: this process shows none.
     warnings.showwarning = _ignore_warning
+    import werkzeug.serving
     from oidc_provider_mock import User, app
+
+    class QuietRequestHandler(werkzeug.serving.WSGIRequestHandler):
+        """Drops the access log line of every request; errors are still logged."""
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            pass
 
     wsgi_app = app(
         require_nonce=settings["require_nonce"],
@@ -175,7 +186,7 @@ def _serve_identity_provider(settings: dict[str, Any]) -> None:
         settings["port"],
         wsgi_app,
         threaded=True,
-        request_handler=_QuietRequestHandler,
+        request_handler=QuietRequestHandler,
     )
 
     def shut_down_at_end_of_input() -> None:
@@ -190,6 +201,102 @@ def _serve_identity_provider(settings: dict[str, Any]) -> None:
         pass  # Ctrl-C in the demo's terminal reaches this process too
     finally:
         server.server_close()
+
+
+DEMO_PEOPLE = (
+    Person("alice@example.com", "Alice Agent", ("service-desk",)),
+    Person("bob@example.com", "Bob Hr", ("hr",)),
+    Person("carol@example.com", "Carol Finance", ("finance",)),
+    Person("dave@example.com", "Dave Portal", ("portal",)),
+)
+DEMO_NAMED = "alice@example.com"
+DEMO_CONCURRENT_SEATS = 2
+DEMO_IDLE_TIMEOUT = 120
+DEMO_HEARTBEAT_INTERVAL = 15
+
+DEMO_GUIDE = f"""\
+Sign in at the login page by clicking an identity. Use a separate browser profile or private
+window for each person, since one browser holds one session.
+
+  Named access:   {DEMO_NAMED} holds the named seat: always admitted, from any device,
+                  even while the pool is full. Alice is also the administrator
+                  (/_halo/api/usage).
+  A full pool:    bob@example.com and carol@example.com take the {DEMO_CONCURRENT_SEATS} concurrent
+                  slots; dave@example.com then gets "all licences in use" (503).
+  A slot back:    log Bob out (/_halo/logout); Dave's retry then lets him in.
+                  Or close Bob's window: idle, his slot frees within {DEMO_IDLE_TIMEOUT} s.
+"""
+
+
+async def _demo_home(request: Request) -> HTMLResponse:
+    user = request.user
+    kind = "the named seat" if user.licence == "named" else "a concurrent slot"
+    return HTMLResponse(
+        "<!doctype html><html lang=en><meta charset=utf-8>"
+        "<meta name=viewport content='width=device-width, initial-scale=1'>"
+        "<title>halo-gate demo</title>"
+        "<main style='max-width:40rem;margin:auto;font-family:system-ui,sans-serif'>"
+        f"<h1>Signed in as {escape(user.display_name)}</h1>"
+        f"<p><b>{escape(user.identity)}</b> holds {kind}.</p>"
+        "<p><a href=/api/whoami>/api/whoami</a> · <a href=/_halo/me>/_halo/me</a> · "
+        "<a href=/_halo/logout>Sign out</a></p>"
+        f"<h2>Try this</h2><pre style='white-space:pre-wrap'>{escape(DEMO_GUIDE)}</pre>"
+        "</main></html>"
+    )
+
+
+async def _demo_whoami(request: Request) -> JSONResponse:
+    user = request.user
+    return JSONResponse(
+        {"user": user.identity, "licence": user.licence, "groups": list(user.groups)}
+    )
+
+
+def build_demo_app(idp: IdentityProvider) -> HaloGate:
+    """The demo's app behind HaloGate, signing in at ``idp``, with the embedded store."""
+    app = Starlette(routes=[Route("/", _demo_home), Route("/api/whoami", _demo_whoami)])
+    return HaloGate(
+        app,
+        oidc_issuer=idp.issuer,
+        oidc_client_id=idp.client_id,
+        oidc_client_secret=idp.client_secret,
+        # Fresh on every run: sessions of an earlier run must not outlive its embedded store.
+        secret_key=secrets.token_urlsafe(32),
+        redis_url=None,
+        instance="demo",
+        named_seats=1,
+        named_users=DEMO_NAMED,
+        concurrent_seats=DEMO_CONCURRENT_SEATS,
+        idle_timeout=DEMO_IDLE_TIMEOUT,
+        heartbeat_interval=DEMO_HEARTBEAT_INTERVAL,
+        admins=DEMO_NAMED,
+        cookie_secure=False,
+    )
+
+
+def run_demo(host: str = LOCALHOST, port: int = 8000) -> int:
+    """Serve the demo until interrupted; the port may be 0 for any free one."""
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+        listener.listen(2048)  # connections wait in the backlog until uvicorn serves them
+    except OSError as error:
+        print(f"halo-gate demo: cannot listen on {host}:{port}: {error.strerror}.", file=sys.stderr)
+        return 1
+    url = f"http://{host}:{listener.getsockname()[1]}"
+    with start_identity_provider(host=host, people=DEMO_PEOPLE) as idp:
+        app = build_demo_app(idp)
+        print(f"halo-gate demo: open {url}/\n", flush=True)
+        print(f"Identity provider: {idp.issuer}", flush=True)
+        print(DEMO_GUIDE, flush=True)
+        print("Press Ctrl-C to stop.", flush=True)
+        config = uvicorn.Config(app, log_level="warning", access_log=False)
+        try:
+            uvicorn.Server(config).run(sockets=[listener])
+        except KeyboardInterrupt:
+            pass  # uvicorn shuts down gracefully, then re-raises Ctrl-C
+    return 0
 
 
 def _ignore_warning(*args: object, **kwargs: object) -> None:

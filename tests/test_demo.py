@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import pytest
@@ -186,3 +190,71 @@ def test_stop_closes_the_port() -> None:
     idp.stop()
     with pytest.raises(httpx.ConnectError), httpx.Client() as client:
         client.get(f"{idp.issuer}/.well-known/openid-configuration")
+
+
+def sign_in_to_demo(base: str, sub: str) -> tuple[httpx.Client, httpx.Response]:
+    """A browser signed in at the demo, and the callback's answer."""
+    browser = httpx.Client(base_url=base, timeout=10)
+    to_provider = browser.get("/_halo/login", params={"next": "/"})
+    back = browser.post(to_provider.headers["location"], data={"sub": sub})
+    return browser, browser.get(urljoin(base, back.headers["location"]))
+
+
+def log_out(browser: httpx.Client) -> None:
+    page = browser.get("/_halo/logout", headers={"Accept": "text/html"})
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token, page.text
+    origin = str(browser.base_url).rstrip("/")
+    done = browser.post(
+        "/_halo/logout", data={"csrf_token": token.group(1)}, headers={"Origin": origin}
+    )
+    assert done.status_code == 303
+
+
+def test_demo_command_serves_the_scenario_it_prints() -> None:
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "halo_gate.cli", "demo", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert demo.stdout is not None
+        banner = demo.stdout.readline() + demo.stdout.readline() + demo.stdout.readline()
+        found = re.search(r"open (http://127\.0\.0\.1:\d+)/", banner)
+        assert found, banner
+        base = found.group(1)
+        provider = re.search(r"Identity provider: (http://\S+)", banner)
+        assert provider, banner
+
+        assert httpx.get(base + "/_halo/health").text == "ok"
+        stranger = httpx.get(base + "/", headers={"Accept": "text/html"})
+        assert stranger.status_code == 302
+        assert stranger.headers["location"] == "/_halo/login?next=%2F"
+
+        browsers = {}
+        for sub in ("bob@example.com", "carol@example.com", "alice@example.com"):
+            browsers[sub], landed = sign_in_to_demo(base, sub)
+            assert landed.status_code == 302
+        assert browsers["alice@example.com"].get("/api/whoami").json()["licence"] == "named"
+        assert browsers["bob@example.com"].get("/api/whoami").json()["licence"] == "concurrent"
+
+        dave, refused = sign_in_to_demo(base, "dave@example.com")
+        assert refused.status_code == 503
+        assert refused.json()["capacity"] == 2
+        dave.close()
+
+        log_out(browsers["bob@example.com"])
+        dave, landed = sign_in_to_demo(base, "dave@example.com")
+        assert landed.status_code == 302
+        assert dave.get("/api/whoami").json()["user"] == "dave@example.com"
+        for browser in [*browsers.values(), dave]:
+            browser.close()
+    finally:
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(timeout=15) == 0
+        assert demo.stdout is not None and demo.stderr is not None
+        demo.stdout.close()
+        demo.stderr.close()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(provider.group(1) + "/.well-known/openid-configuration")
