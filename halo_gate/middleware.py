@@ -570,6 +570,9 @@ class HaloGate:
                 )
             try:
                 await self.engine.release(session.person, session.session_id)
+                # release() leaves no tombstone, so a copy of this cookie replayed to another
+                # worker would be re-admitted at its next heartbeat; ending it leaves one.
+                await self.engine.end_session(session.person, session.session_id, by="logout")
             except STORE_ERRORS as error:
                 # The slot then frees by its idle timeout; the person is signed out here anyway.
                 logger.warning("licence store unavailable at sign-out: %s", type(error).__name__)

@@ -96,8 +96,9 @@ class OIDCClient:
     async def finish(self, params: dict[str, str], transaction: str | None) -> tuple[Identity, str]:
         """Check the callback's parameters and the tokens; the person and the ``next`` path."""
         if "error" in params:
-            description = params.get("error_description") or params["error"]
-            raise LoginFailed(f"The identity provider refused the sign-in: {description}.")
+            description = params.get("error_description", "").strip().rstrip(".")
+            detail = params["error"][:60] + (f": {description[:200]}" if description else "")
+            raise LoginFailed(f"The identity provider refused the sign-in ({detail}).")
         state, code = params.get("state"), params.get("code")
         if not state or not code:
             raise LoginFailed("The sign-in response is missing its state or code.")

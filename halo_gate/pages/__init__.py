@@ -82,7 +82,7 @@ def pool_full(
             "retry_after": retry_after,
         }
         return JSONResponse(body, status_code=503, headers=headers)
-    frees = datetime.fromtimestamp((now or time.time()) + retry_after, UTC)
+    frees = datetime.fromtimestamp((time.time() if now is None else now) + retry_after, UTC)
     response = render(
         "pool_full.html",
         503,

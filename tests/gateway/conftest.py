@@ -184,6 +184,24 @@ class Browser:
         self.client.cookies.set(self.site.gate.settings.cookie_name, value, domain="127.0.0.1")
 
 
+def site_settings(site: Site) -> dict[str, Any]:
+    """The settings of ``site``'s gateway, for another worker of the same deployment."""
+    settings = site.gate.settings
+    return {
+        "secret_key": settings.signing_keys,
+        "oidc_issuer": settings.oidc_issuer,
+        "oidc_client_id": settings.oidc_client_id,
+        "oidc_client_secret": str(settings.oidc_client_secret),
+        "redis_url": settings.redis_url,
+        "instance": settings.instance,
+        "cookie_secure": False,
+        "concurrent_seats": settings.concurrent_seats,
+        "named_seats": settings.named_seats,
+        "heartbeat_interval": settings.heartbeat_interval,
+        "idle_timeout": settings.idle_timeout,
+    }
+
+
 def person(idp: IdentityProvider, email: str, *groups: str, verified: bool = True) -> str:
     idp.set_user(email, email=email, email_verified=verified, groups=list(groups))
     return email
