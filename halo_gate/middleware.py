@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from itsdangerous import BadSignature, Signer
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 from starlette.datastructures import MutableHeaders
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import HTTPConnection, Request, cookie_parser
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -175,8 +175,7 @@ class HaloGate:
                 return
             await self._own_route(scope, receive, send)
             return
-        conn = HTTPConnection(scope)
-        session = self.codec.decode(conn.cookies.get(self.settings.cookie_name))
+        session = self.codec.decode(self._cookie(scope))
         if _matches(path, self.settings.public_paths):
             self._hand_on(scope, session)
             await self.app(scope, receive, send)
@@ -192,10 +191,18 @@ class HaloGate:
             code = WS_POLICY_VIOLATION if gate.verdict in ("login", "no_licence") else None
             await send({"type": "websocket.close", "code": code or WS_TRY_AGAIN_LATER})
         else:
-            response = self._refusal(conn, gate)
+            response = self._refusal(HTTPConnection(scope), gate)
             if gate.cookie is not None:
                 self._set_cookie(response, gate.cookie)
             await response(scope, receive, send)
+
+    def _cookie(self, scope: Scope) -> str | None:
+        # The same reading as starlette's ``HTTPConnection.cookies``, without building one on
+        # every request.
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                return cookie_parser(value.decode("latin-1")).get(self.settings.cookie_name)
+        return None
 
     def _on_startup(self, receive: Receive) -> Receive:
         async def wrapped() -> Message:

@@ -69,3 +69,22 @@ def test_the_heartbeat_memory_is_bounded_and_keeps_refusals() -> None:
     assert memory.get("s4") == Seen(9.0, ended)
     memory.put("s4", None)
     assert memory.get("s4") is None
+
+
+def test_a_remembered_cookie_still_expires_and_is_not_valid_before_it_was_signed() -> None:
+    now = [NOW]
+    codec_ = SessionCodec(["key-a"], max_age=1800, clock=lambda: now[0])
+    value = codec_.encode(SESSION)
+    assert codec_.decode(value) == SESSION
+    now[0] = NOW + 1800
+    assert codec_.decode(value) == SESSION
+    now[0] = NOW + 1801
+    assert codec_.decode(value) is None
+    now[0] = NOW - 5
+    assert codec_.decode(value) is None
+    # A value seen first by decode (made elsewhere) is remembered the same way.
+    other = SessionCodec(["key-a"], max_age=1800, clock=lambda: now[0])
+    now[0] = NOW + 10
+    assert other.decode(value) == SESSION
+    now[0] = NOW + 1801
+    assert other.decode(value) is None
