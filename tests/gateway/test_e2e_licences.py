@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -188,3 +189,37 @@ async def test_requests_between_heartbeats_make_no_store_call(
     for _ in range(5):
         assert (await replayer.get("/")).status_code == 200
     assert len(calls) == 2
+
+
+async def test_concurrent_logins_admit_exactly_k(site_factory: Any, idp: IdentityProvider) -> None:
+    k, people = 2, 6
+    site = await site_factory(concurrent_seats=k)
+    browsers = [site.browser() for _ in range(people)]
+    forms = await asyncio.gather(*(browser.start_login() for browser in browsers))
+    redirects = await asyncio.gather(
+        *(
+            browser.submit_idp_form(form, sub=person(idp, f"rush{index}@example.com"))
+            for index, (browser, form) in enumerate(zip(browsers, forms, strict=True))
+        )
+    )
+    finals = await asyncio.gather(
+        *(
+            browser.client.get(redirect.headers["location"], follow_redirects=True)
+            for browser, redirect in zip(browsers, redirects, strict=True)
+        )
+    )
+    statuses = sorted(response.status_code for response in finals)
+    assert statuses == [200] * k + [503] * (people - k)
+    assert (await site.engine.usage()).in_use == k
+
+
+async def test_a_named_group_member_takes_a_free_named_seat_at_first_login(
+    site_factory: Any, idp: IdentityProvider
+) -> None:
+    site = await site_factory(concurrent_seats=1, named_seats=1, named_groups="agents")
+    first = await site.browser().login(person(idp, "agent1@example.com", "agents"), "/whoami")
+    assert first.json()["licence"] == "named"
+    second = await site.browser().login(person(idp, "agent2@example.com", "agents"), "/whoami")
+    assert second.json()["licence"] == "concurrent"
+    usage = await site.engine.usage()
+    assert (usage.named_assigned, usage.in_use) == (1, 1)
