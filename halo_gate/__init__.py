@@ -2,7 +2,8 @@
 
 from .config import ConfigError, Settings
 from .licensing import Decision, LicenceEngine, StoreUnavailable, Usage
-from .middleware import HaloGate, LicensedUser
+from .middleware import HaloGate
+from .verdict import LicensedUser
 
 __all__ = [
     "ConfigError",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 import httpx
 import pytest
@@ -179,3 +179,20 @@ async def test_an_unverified_email_is_refused_with_403(
     assert response.status_code == 403
     assert browser.session_cookie is None
     assert (await site.engine.usage()).in_use == 0
+
+
+async def test_an_id_token_for_another_nonce_gives_a_400_page(
+    site_factory: Any, idp: IdentityProvider
+) -> None:
+    site = await site_factory(concurrent_seats=5)
+    browser = site.browser()
+    form = await browser.start_login()
+    query = dict(parse_qsl(form.url.query.decode()))
+    assert query["code_challenge_method"] == "S256" and query["nonce"] and query["state"]
+    # The IdP signs an ID token for a nonce this login never sent.
+    forged = form.url.copy_with(params={**query, "nonce": "someone-elses-nonce"})
+    redirect = await browser.client.post(str(forged), data={"sub": person(idp, "n@example.com")})
+    response = await browser.client.get(redirect.headers["location"])
+    assert response.status_code == 400
+    assert "could not be verified" in response.text
+    assert browser.session_cookie is None

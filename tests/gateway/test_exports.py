@@ -21,4 +21,4 @@ def test_the_middleware_is_importable_from_the_top() -> None:
     from halo_gate import HaloGate, LicensedUser
 
     assert HaloGate.__module__ == "halo_gate.middleware"
-    assert LicensedUser.__module__ == "halo_gate.middleware"
+    assert LicensedUser.__module__ == "halo_gate.verdict"

@@ -13,7 +13,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
 from halo_gate import HaloGate
-from halo_gate.middleware import local_path
+from halo_gate.routes import local_path
 from halo_gate.session import Session, new_session_id
 from tests.gateway.conftest import SECRET, make_app
 
@@ -68,7 +68,7 @@ async def signed_in(
     session_id = new_session_id()
     licence: Any = "concurrent"
     if admit:
-        await gate._ensure_configured()
+        await gate.ensure_configured()
         decision = await gate.engine.admit(person, session_id)
         assert decision.admitted
         licence = decision.licence
