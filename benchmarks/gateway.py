@@ -224,7 +224,7 @@ async def run_asyncio_client(url: str, cookie: str, args: argparse.Namespace) ->
 
 def measure(variant: Variant, args: argparse.Namespace) -> Round:
     cpu_before, started = cpu_seconds(variant.pid), time.monotonic()
-    if shutil.which("wrk"):
+    if args.client == "wrk":
         done = run_wrk(variant.url + "/", variant.cookie, args)
     else:
         done = asyncio.run(run_asyncio_client(variant.url, variant.cookie, args))
@@ -314,7 +314,7 @@ def drop_instance(instance: str) -> None:
 
 
 def report_http(results: dict[str, list[Round]], args: argparse.Namespace) -> None:
-    tool = "wrk -t1" if shutil.which("wrk") else "asyncio client"
+    tool = "wrk -t1" if args.client == "wrk" else "asyncio client"
     print(
         f"Over HTTP: uvicorn --loop {args.loop} --http {args.http}, 1 process each; {tool}, "
         f"{args.connections} connections; median of {args.rounds} rounds of {args.duration} s"
@@ -367,6 +367,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--asgi-requests", type=int, default=20_000, help="per in-process round")
     parser.add_argument("--loop", default="asyncio", help="uvicorn --loop for every variant")
     parser.add_argument("--http", default="h11", help="uvicorn --http for every variant")
+    parser.add_argument(
+        "--client",
+        choices=["wrk", "asyncio"],
+        default="wrk" if shutil.which("wrk") else "asyncio",
+        help="load generator (wrk when installed)",
+    )
     parser.add_argument("--skip-http", action="store_true", help="only the in-process table")
     args = parser.parse_args(argv)
 
