@@ -239,6 +239,11 @@ def test_demo_command_serves_the_scenario_it_prints() -> None:
         assert browsers["alice@example.com"].get("/api/whoami").json()["licence"] == "named"
         assert browsers["bob@example.com"].get("/api/whoami").json()["licence"] == "concurrent"
 
+        usage = browsers["alice@example.com"].get("/_halo/api/usage").json()
+        assert usage["concurrent"]["seats"] == 2
+        assert usage["concurrent"]["in_use"] == 2
+        assert usage["named"]["active"] == 1
+
         dave, refused = sign_in_to_demo(base, "dave@example.com")
         assert refused.status_code == 503
         assert refused.json()["capacity"] == 2
