@@ -35,11 +35,15 @@ WS_POLICY_VIOLATION = 1008
 WS_TRY_AGAIN_LATER = 1013
 
 
-def _matches(path: str, prefixes: tuple[str, ...]) -> bool:
-    return any(
-        path == prefix or path.startswith(prefix if prefix.endswith("/") else prefix + "/")
-        for prefix in prefixes
-    )
+class PathPrefixes:
+    """Paths equal to, or under, any of the configured prefixes (``/static`` and ``/static/x``)."""
+
+    def __init__(self, prefixes: tuple[str, ...]) -> None:
+        self._exact = frozenset(prefix.rstrip("/") or "/" for prefix in prefixes)
+        self._under = tuple(prefix.rstrip("/") + "/" for prefix in prefixes)
+
+    def __contains__(self, path: str) -> bool:
+        return path in self._exact or path.startswith(self._under)
 
 
 class HaloGate:
@@ -70,6 +74,9 @@ class HaloGate:
         self._named_groups = frozenset(settings.named_groups)
         self._admin_groups = frozenset(settings.admin_groups)
         prefix = settings.path_prefix
+        self._own = PathPrefixes((prefix,))
+        self._public = PathPrefixes(settings.public_paths)
+        self._passive = PathPrefixes(settings.passive_paths)
         self.login_path = prefix + "/login"
         self.logout_path = prefix + "/logout"
         self.transaction_cookie = settings.cookie_name + "_login"
@@ -94,19 +101,18 @@ class HaloGate:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        prefix = self.settings.path_prefix
-        if path == prefix or path.startswith(prefix + "/"):
+        if path in self._own:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION})
                 return
             await self.routes(scope, receive, send)
             return
         session = self.codec.decode(self._cookie(scope))
-        if _matches(path, self.settings.public_paths):
+        if path in self._public:
             self._hand_on(scope, session)
             await self.app(scope, receive, send)
             return
-        gate = await self._decide(session, passive=_matches(path, self.settings.passive_paths))
+        gate = await self._decide(session, passive=path in self._passive)
         if gate.verdict == "pass":
             assert gate.session is not None
             self._hand_on(scope, gate.session, verified=gate.verified)

@@ -346,3 +346,13 @@ def test_a_starlette_app_can_use_requires_unchanged() -> None:
         assert http.get("/named").text == "named"
         http.cookies.set("halo_session", pooled)
         assert http.get("/named").status_code == 403
+
+
+def test_path_prefixes_match_whole_segments() -> None:
+    from halo_gate.middleware import PathPrefixes
+
+    public = PathPrefixes(("/public", "/static/"))
+    assert "/public" in public and "/public/x" in public and "/static/app.css" in public
+    assert "/static" in public
+    assert "/publicity" not in public and "/" not in public
+    assert "/anything" not in PathPrefixes(())
