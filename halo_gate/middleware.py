@@ -31,6 +31,7 @@ logger = logging.getLogger("halo_gate")
 # A refused heartbeat is remembered this long (at most one interval), so a client hammering
 # with a refused cookie costs one store call per hold, and a freed slot is found soon.
 REFUSAL_HOLD = 5.0
+STORE_TIMEOUT = 5.0
 WS_POLICY_VIOLATION = 1008
 WS_TRY_AGAIN_LATER = 1013
 
@@ -69,6 +70,9 @@ class HaloGate:
         self.memory = HeartbeatMemory()
         # Requests let through unverified while the store was down (ON_STORE_ERROR=allow).
         self.unverified_requests = 0
+        # A store that stops answering (rather than refusing connections) counts as down after
+        # this many seconds, so requests never hang on it.
+        self.store_timeout = STORE_TIMEOUT
         self._configured = False
         self._configure_lock = asyncio.Lock()
         self._named_groups = frozenset(settings.named_groups)
@@ -141,7 +145,8 @@ class HaloGate:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
-                    await self.ensure_configured()
+                    async with asyncio.timeout(self.store_timeout):
+                        await self.ensure_configured()
                 except STORE_ERRORS as error:
                     logger.warning("licence store not answering at startup: %s", error)
             return message
@@ -200,10 +205,13 @@ class HaloGate:
         # Marked before the round trip, so this session's concurrent requests do not repeat it.
         self.memory.put(session.session_id, Seen(now))
         try:
-            await self.ensure_configured()
-            decision = await self.engine.heartbeat(
-                session.person, session.session_id, named_group=self.in_named_group(session.groups)
-            )
+            async with asyncio.timeout(self.store_timeout):
+                await self.ensure_configured()
+                decision = await self.engine.heartbeat(
+                    session.person,
+                    session.session_id,
+                    named_group=self.in_named_group(session.groups),
+                )
         except STORE_ERRORS as error:
             self.memory.put(session.session_id, seen)
             return self._store_down(session, error)

@@ -3,6 +3,7 @@ health, ready and the administrators' API."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -171,10 +172,11 @@ class OwnRoutes:
         named_group = self.gate.in_named_group(identity.groups)
         html = pages.wants_html(request.headers)
         try:
-            await self.gate.ensure_configured()
-            decision = await self.gate.engine.admit(
-                identity.person, session_id, named_group=named_group
-            )
+            async with asyncio.timeout(self.gate.store_timeout):
+                await self.gate.ensure_configured()
+                decision = await self.gate.engine.admit(
+                    identity.person, session_id, named_group=named_group
+                )
         except STORE_ERRORS as error:
             logger.warning("licence store unavailable at sign-in: %s", type(error).__name__)
             return pages.store_unavailable(html, retry_url=self.gate.login_path)
@@ -239,10 +241,13 @@ class OwnRoutes:
                     [("Sign out", self.gate.logout_path)],
                 )
             try:
-                await self.gate.engine.release(session.person, session.session_id)
-                # release() leaves no tombstone, so a copy of this cookie replayed to another
-                # worker would be re-admitted at its next heartbeat; ending it leaves one.
-                await self.gate.engine.end_session(session.person, session.session_id, by="logout")
+                async with asyncio.timeout(self.gate.store_timeout):
+                    await self.gate.engine.release(session.person, session.session_id)
+                    # release() leaves no tombstone, so a copy of this cookie replayed to another
+                    # worker would be re-admitted at its next heartbeat; ending it leaves one.
+                    await self.gate.engine.end_session(
+                        session.person, session.session_id, by="logout"
+                    )
             except STORE_ERRORS as error:
                 # The slot then frees by its idle timeout; the person is signed out here anyway.
                 logger.warning("licence store unavailable at sign-out: %s", type(error).__name__)
@@ -274,7 +279,8 @@ class OwnRoutes:
 
     async def _ready(self, request: Request) -> Response:
         try:
-            await self.gate.engine.ping()
+            async with asyncio.timeout(self.gate.store_timeout):
+                await self.gate.engine.ping()
         except STORE_ERRORS:
             return PlainTextResponse("unavailable", status_code=503, headers=pages.NO_STORE)
         return PlainTextResponse("ready", headers=pages.NO_STORE)
@@ -292,4 +298,4 @@ class OwnRoutes:
                 "This page is for administrators.",
                 [("Home", "/")],
             )
-        return await admin.usage(self.gate.engine)
+        return await admin.usage(self.gate.engine, timeout=self.gate.store_timeout)

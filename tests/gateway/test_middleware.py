@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -356,3 +357,31 @@ def test_path_prefixes_match_whole_segments() -> None:
     assert "/static" in public
     assert "/publicity" not in public and "/" not in public
     assert "/anything" not in PathPrefixes(())
+
+
+async def test_a_store_that_stops_answering_is_a_store_error_not_a_hang(make: Make) -> None:
+    # A socket that accepts connections and never answers, like a partitioned network.
+    silent: list[asyncio.StreamWriter] = []
+
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        silent.append(writer)
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        gate = make(redis_url=f"redis://127.0.0.1:{port}/0")
+        gate.store_timeout = 0.2
+        stale = gate.codec.encode(
+            Session(new_session_id(), "x@example.com", "concurrent", int(gate.clock()) - 61)
+        )
+        async with client(gate, stale) as http:
+            response = await http.get("/whoami", headers=JSON)
+            ready = await http.get("/_halo/ready")
+        assert response.status_code == 503
+        assert response.json() == {"error": "store_unavailable"}
+        assert ready.status_code == 503
+    finally:
+        for writer in silent:
+            writer.close()
+        server.close()
+        await server.wait_closed()
