@@ -3,9 +3,11 @@
 ``halo-gate demo`` starts both with the embedded store and small numbers (one named seat, two
 concurrent slots, a two-minute idle timeout) and prints which identities show what.
 
-The identity provider is ``oidc-provider-mock`` (a real OpenID Connect provider with discovery,
-authorization code + PKCE, ID tokens, userinfo and RP-initiated logout) served by werkzeug on a
-a process of its own. Tests use it the same way the demo does::
+The identity provider is ``oidc-provider-mock``: a real OpenID Connect provider (discovery, the
+authorization code flow, signed ID tokens, nonce, userinfo, RP-initiated logout) served by werkzeug
+in a process of its own. It accepts PKCE parameters but does not check the ``code_verifier``
+(version 0.3.4 has no RFC 7636 support), so PKCE itself is proven by the client side's own tests.
+Tests use it the same way the demo does::
 
     with start_identity_provider() as idp:
         idp.set_user("alice@example.com", email="alice@example.com", email_verified=True)
@@ -56,6 +58,11 @@ from .middleware import HaloGate
 
 LOCALHOST = "127.0.0.1"
 DEMO_CLIENT_ID = "halo-gate-demo"
+_SERVE_IDENTITY_PROVIDER = "serve-identity-provider"  # the argument that runs the provider
+
+
+def http_url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 @dataclass(frozen=True)
@@ -194,7 +201,7 @@ def _serve_identity_provider(settings: dict[str, Any]) -> None:
         server.shutdown()
 
     threading.Thread(target=shut_down_at_end_of_input, daemon=True).start()
-    print(f"http://{settings['host']}:{server.server_port}", flush=True)
+    print(http_url(settings["host"], server.server_port), flush=True)
     try:
         server.serve_forever(poll_interval=0.1)
     except KeyboardInterrupt:
@@ -284,7 +291,7 @@ def run_demo(host: str = LOCALHOST, port: int = 8000) -> int:
     except OSError as error:
         print(f"halo-gate demo: cannot listen on {host}:{port}: {error.strerror}.", file=sys.stderr)
         return 1
-    url = f"http://{host}:{listener.getsockname()[1]}"
+    url = http_url(host, listener.getsockname()[1])
     with start_identity_provider(host=host, people=DEMO_PEOPLE) as idp:
         app = build_demo_app(idp)
         print(f"halo-gate demo: open {url}/\n", flush=True)
@@ -302,8 +309,6 @@ def run_demo(host: str = LOCALHOST, port: int = 8000) -> int:
 def _ignore_warning(*args: object, **kwargs: object) -> None:
     pass
 
-
-_SERVE_IDENTITY_PROVIDER = "serve-identity-provider"
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == _SERVE_IDENTITY_PROVIDER:
