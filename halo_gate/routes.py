@@ -47,8 +47,9 @@ class OwnRoutes:
     def __init__(self, gate: HaloGate) -> None:
         self.gate = gate
         self.settings = gate.settings
-        self._csrf = Signer(gate.settings.signing_keys[::-1], salt="halo-csrf")
         prefix = gate.settings.path_prefix
+        self._no_return = {gate.login_path, gate.logout_path, prefix + "/callback"}
+        self._csrf = Signer(gate.settings.signing_keys[::-1], salt="halo-csrf")
         self._routes: dict[str, Callable[[Request], Awaitable[Response]]] = {
             prefix + "/login": self._login,
             prefix + "/callback": self._callback,
@@ -126,6 +127,8 @@ class OwnRoutes:
         if request.method not in ("GET", "HEAD"):
             return self._method_not_allowed(request, "GET")
         next_path = local_path(request.query_params.get("next"))
+        if urlsplit(next_path).path in self._no_return:
+            next_path = "/"  # back to the sign-in (or out) after signing in would loop
         try:
             started = await self.gate.oidc.start(
                 self._callback_url(request),

@@ -90,6 +90,8 @@ async def test_rotated_keys_keep_sessions_signed_with_an_older_key(
         "/\t/evil.example",
         "javascript:alert(1)",
         "evil.example",
+        "/_halo/login?next=/x",  # back to sign-in would loop
+        "/_halo/logout",
     ],
 )
 async def test_next_never_leaves_the_site(

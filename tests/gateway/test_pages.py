@@ -40,7 +40,7 @@ def test_the_pool_full_page_is_self_contained_and_retries_by_itself() -> None:
     assert response.headers["retry-after"] == "600"
     assert '<html lang="en">' in body
     assert 'name="viewport"' in body
-    assert '<meta http-equiv="refresh" content="30">' in body
+    assert '<meta http-equiv="refresh" content="30; url=/reports">' in body
     assert "All 100 concurrent licences are in use" in body
     assert "00:10:00 UTC" in body
     assert 'href="/reports"' in body and 'href="/_halo/logout"' in body
