@@ -70,10 +70,15 @@ class OIDCClient:
     async def start(self, redirect_uri: str, next_path: str, earlier: str | None) -> LoginStart:
         """The IdP's authorization URL and the transaction cookie that remembers this login."""
         try:
+            metadata = await self._app.load_server_metadata()
             created = await self._app.create_authorization_url(redirect_uri)
         except Exception as error:
             logger.warning("identity provider unreachable at login: %s", type(error).__name__)
             raise LoginFailed("The identity provider could not be reached.", status=502) from None
+        if str(metadata.get("issuer", "")).rstrip("/") != self.settings.oidc_issuer:
+            # OpenID Connect Discovery 1.0, section 4.3: the issuer must be the one configured.
+            logger.warning("discovery names issuer %r", metadata.get("issuer"))
+            raise LoginFailed("The identity provider's configuration is not valid.", status=502)
         transaction = {
             "state": created["state"],
             "nonce": created["nonce"],

@@ -385,3 +385,20 @@ async def test_a_store_that_stops_answering_is_a_store_error_not_a_hang(make: Ma
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+async def test_discovery_naming_another_issuer_is_refused(make: Make) -> None:
+    gate = make()
+
+    async def foreign_metadata() -> dict[str, str]:
+        return {
+            "issuer": "https://impostor.example",
+            "authorization_endpoint": "https://impostor.example/authorize",
+        }
+
+    gate.oidc._app.load_server_metadata = foreign_metadata
+    async with client(gate) as http:
+        response = await http.get("/_halo/login", headers=HTML)
+    assert response.status_code == 502
+    assert "not valid" in response.text
+    assert "halo_session_login" not in response.headers.get("set-cookie", "")
