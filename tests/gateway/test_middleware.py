@@ -402,3 +402,22 @@ async def test_discovery_naming_another_issuer_is_refused(make: Make) -> None:
     assert response.status_code == 502
     assert "not valid" in response.text
     assert "halo_session_login" not in response.headers.get("set-cookie", "")
+
+
+async def test_simultaneous_requests_at_a_due_heartbeat_make_one_store_call(make: Make) -> None:
+    gate = make()
+    cookie = await signed_in(gate, "burst@example.com", heartbeat=gate.clock() - 61)
+    calls = 0
+    heartbeat = gate.engine.heartbeat
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.01)  # keep the round trip open while the others arrive
+        return await heartbeat(*args, **kwargs)
+
+    gate.engine.heartbeat = counting  # type: ignore[method-assign]
+    async with client(gate, cookie) as http:
+        responses = await asyncio.gather(*(http.get("/whoami") for _ in range(20)))
+    assert [response.status_code for response in responses] == [200] * 20
+    assert calls == 1
