@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
@@ -283,6 +284,14 @@ def _path_prefix(variable: str, raw: Any) -> str:
     return value
 
 
+def _name(variable: str, raw: Any) -> str:
+    # Instance names go inside the Redis {hash tag} and cookie names into headers.
+    value = _text(variable, raw)
+    if not re.fullmatch(r"[A-Za-z0-9._-]+", value):
+        raise _fail(variable, raw, "Use only letters, digits, '.', '_' and '-'.")
+    return value
+
+
 def _claim(variable: str, raw: Any) -> str:
     return _text(variable, raw)
 
@@ -301,6 +310,8 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "oidc_scopes": _scopes,
     "public_url": _optional_url,
     "redis_url": _redis_url,
+    "instance": _name,
+    "cookie_name": _name,
     "user_claim": _claim,
     "groups_claim": _claim,
     "concurrent_seats": _integer,

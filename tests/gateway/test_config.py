@@ -77,6 +77,11 @@ def test_keyword_arguments_override_the_environment() -> None:
             "HALO_GATE_PUBLIC_PATHS has value 'static'. The path 'static' does not start with '/'.",
         ),
         (
+            "HALO_GATE_INSTANCE",
+            "a}b",
+            "HALO_GATE_INSTANCE has value 'a}b'. Use only letters, digits, '.', '_' and '-'.",
+        ),
+        (
             "HALO_GATE_OIDC_SCOPES",
             "email",
             "HALO_GATE_OIDC_SCOPES has value 'email'. The scopes must include 'openid'.",
