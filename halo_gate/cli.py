@@ -13,8 +13,26 @@ Command = Callable[[argparse.Namespace], int]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="halo-gate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    del sub  # subcommands are added by the commands below as they land
+    add_demo_command(sub)
     return parser
+
+
+def add_demo_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = sub.add_parser(
+        "demo",
+        help="run an example app with a built-in identity provider and the embedded store",
+        description="Run an example app behind HaloGate with a built-in identity provider and "
+        "the embedded store: one named seat, two concurrent slots.",
+    )
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    demo.add_argument("--port", type=int, default=8000, help="port to listen on (8000; 0: any)")
+    demo.set_defaults(run=run_demo)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(host=args.host, port=args.port)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,336 @@
+"""``HaloGate``: the pure ASGI entry. Routes ``/_halo/*``, reads the cookie, asks the engine.
+
+request → cookie (``session``) → licence decision (``licensing``) → page (``pages``) or the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import replace
+from typing import Any
+from urllib.parse import quote
+
+from starlette.authentication import AuthCredentials, UnauthenticatedUser
+from starlette.datastructures import MutableHeaders
+from starlette.requests import HTTPConnection, cookie_parser
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import pages
+from .config import Settings
+from .licensing import Decision, LicenceEngine, connect
+from .oidc import OIDCClient
+from .routes import OwnRoutes
+from .session import HeartbeatMemory, Seen, Session, SessionCodec
+from .verdict import STORE_ERRORS, Gate, LicensedUser
+
+logger = logging.getLogger("halo_gate")
+
+# A refused heartbeat is remembered this long (at most one interval), so a client hammering
+# with a refused cookie costs one store call per hold, and a freed slot is found soon.
+REFUSAL_HOLD = 5.0
+STORE_TIMEOUT = 5.0
+WS_POLICY_VIOLATION = 1008
+WS_TRY_AGAIN_LATER = 1013
+
+
+class PathPrefixes:
+    """Paths equal to, or under, any of the configured prefixes (``/static`` and ``/static/x``)."""
+
+    def __init__(self, prefixes: tuple[str, ...]) -> None:
+        self._exact = frozenset(prefix.rstrip("/") or "/" for prefix in prefixes)
+        self._under = tuple(prefix.rstrip("/") + "/" for prefix in prefixes)
+
+    def __contains__(self, path: str) -> bool:
+        return path in self._exact or path.startswith(self._under)
+
+
+class HaloGate:
+    """Licence-enforcing login gateway: ``app = HaloGate(app, **settings)``."""
+
+    def __init__(self, app: ASGIApp, **overrides: Any) -> None:
+        self.app = app
+        self.settings = settings = Settings.load(**overrides)
+        self.store = connect(settings.redis_url)
+        self.engine = LicenceEngine(
+            self.store,
+            instance=settings.instance,
+            idle_timeout=settings.idle_timeout,
+            session_max_age=settings.session_max_age,
+            named_cooldown=settings.named_cooldown,
+            audit_maxlen=settings.audit_maxlen,
+            history_days=settings.history_days,
+        )
+        self.codec = SessionCodec(
+            settings.signing_keys, max_age=settings.idle_timeout, clock=self.clock
+        )
+        self.oidc = OIDCClient(settings)
+        self.memory = HeartbeatMemory()
+        # Requests let through unverified while the store was down (ON_STORE_ERROR=allow).
+        self.unverified_requests = 0
+        # A store that stops answering (rather than refusing connections) counts as down after
+        # this many seconds, so requests never hang on it.
+        self.store_timeout = STORE_TIMEOUT
+        self._configured = False
+        self._configure_lock = asyncio.Lock()
+        self._named_groups = frozenset(settings.named_groups)
+        self._admin_groups = frozenset(settings.admin_groups)
+        prefix = settings.path_prefix
+        self._own = PathPrefixes((prefix,))
+        self._public = PathPrefixes(settings.public_paths)
+        self._passive = PathPrefixes(settings.passive_paths)
+        self.login_path = prefix + "/login"
+        self.logout_path = prefix + "/logout"
+        self.transaction_cookie = settings.cookie_name + "_login"
+        self.routes = OwnRoutes(self)
+        if settings.redis_url is None:
+            logger.warning(
+                "HALO_GATE_REDIS_URL is not set: using the embedded in-process store. Licences "
+                "are counted in this process only and forgotten at restart."
+            )
+
+    def clock(self) -> float:
+        """The gateway's time; shifted with the engine's clock so tests move both together."""
+        return time.time() + self.engine.clock_offset
+
+    # ASGI entry
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, self._on_startup(receive), self._on_shutdown(send))
+            return
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path in self._own:
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION})
+                return
+            await self.routes(scope, receive, send)
+            return
+        session = self.codec.decode(self._cookie(scope))
+        if path in self._public:
+            self._hand_on(scope, session)
+            await self.app(scope, receive, send)
+            return
+        gate = await self._decide(session, passive=path in self._passive)
+        if gate.verdict == "pass":
+            assert gate.session is not None
+            self._hand_on(scope, gate.session, verified=gate.verified)
+            if gate.cookie is not None:
+                send = self._with_cookie(send, gate.cookie)
+            await self.app(scope, receive, send)
+        elif scope["type"] == "websocket":
+            code = WS_POLICY_VIOLATION if gate.verdict in ("login", "no_licence") else None
+            await send({"type": "websocket.close", "code": code or WS_TRY_AGAIN_LATER})
+        else:
+            response = self.refusal(HTTPConnection(scope), gate)
+            if gate.cookie is not None:
+                self.set_cookie(response, gate.cookie)
+            await response(scope, receive, send)
+
+    def _cookie(self, scope: Scope) -> str | None:
+        # The same reading as starlette's ``HTTPConnection.cookies``, without building one on
+        # every request.
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                return cookie_parser(value.decode("latin-1")).get(self.settings.cookie_name)
+        return None
+
+    def _on_startup(self, receive: Receive) -> Receive:
+        async def wrapped() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    async with asyncio.timeout(self.store_timeout):
+                        await self.ensure_configured()
+                except STORE_ERRORS as error:
+                    logger.warning("licence store not answering at startup: %s", error)
+            return message
+
+        return wrapped
+
+    def _on_shutdown(self, send: Send) -> Send:
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "lifespan.shutdown.complete":
+                await self.aclose()
+            await send(message)
+
+        return wrapped
+
+    async def aclose(self) -> None:
+        """Close the store's connections (done at lifespan shutdown)."""
+        await self.store.aclose()
+
+    async def ensure_configured(self) -> None:
+        """Apply the deployment's seats and named people once per worker, before any decision."""
+        if self._configured:
+            return
+        async with self._configure_lock:
+            if self._configured:
+                return
+            settings = self.settings
+            seatless = await self.engine.configure(
+                concurrent_seats=settings.concurrent_seats,
+                named_seats=settings.named_seats,
+                named_users=list(settings.named_users),
+            )
+            if seatless:
+                logger.warning("no named seat left for: %s", ", ".join(seatless))
+            self._configured = True
+
+    # The licence decision for a request to the application
+
+    async def _decide(self, session: Session | None, *, passive: bool) -> Gate:
+        if session is None:
+            return Gate("login")
+        seen = self.memory.get(session.session_id)
+        now = self.clock()
+        if seen is not None and seen.refusal is not None:
+            if seen.refusal.outcome == "ended":
+                return Gate("login", cookie="")
+            # Passive paths never call the store, so they repeat the last refusal.
+            hold = min(REFUSAL_HOLD, self.settings.heartbeat_interval)
+            if passive or now - seen.at < hold:
+                return self._refused(seen.refusal, seen.at, now)
+        elif passive:
+            return Gate("pass", session)
+        else:
+            last = max(session.heartbeat, seen.at if seen is not None else 0)
+            if now - last < self.settings.heartbeat_interval:
+                return Gate("pass", session)
+        # Marked before the round trip, so this session's concurrent requests do not repeat it.
+        self.memory.put(session.session_id, Seen(now))
+        try:
+            async with asyncio.timeout(self.store_timeout):
+                await self.ensure_configured()
+                decision = await self.engine.heartbeat(
+                    session.person,
+                    session.session_id,
+                    named_group=self.in_named_group(session.groups),
+                )
+        except STORE_ERRORS as error:
+            self.memory.put(session.session_id, seen)
+            return self._store_down(session, error)
+        if decision.admitted:
+            renewed = session.renewed(now, decision.licence)
+            return Gate("pass", renewed, cookie=self.codec.encode(renewed))
+        self.memory.put(session.session_id, Seen(now, decision))
+        if decision.outcome == "ended":
+            return Gate("login", cookie="")
+        return self._refused(decision, now, now)
+
+    def _refused(self, decision: Decision, at: float, now: float) -> Gate:
+        if decision.outcome == "pool_full":
+            # The remembered answer's wait shrinks as time passes.
+            retry_after = max(1, decision.retry_after - int(now - at))
+            return Gate("pool_full", decision=replace(decision, retry_after=retry_after))
+        return Gate("no_licence", decision=decision)
+
+    def _store_down(self, session: Session, error: BaseException) -> Gate:
+        if self.settings.on_store_error == "allow":
+            self.unverified_requests += 1
+            logger.warning(
+                "licence store unavailable (%s); letting session %s… through unverified",
+                type(error).__name__,
+                session.session_id[:6],
+            )
+            return Gate("pass", session, verified=False)
+        logger.warning("licence store unavailable (%s); request denied", type(error).__name__)
+        return Gate("store_down")
+
+    def in_named_group(self, groups: tuple[str, ...]) -> bool:
+        return not self._named_groups.isdisjoint(groups)
+
+    def is_admin(self, session: Session) -> bool:
+        return session.person in self.settings.admins or not self._admin_groups.isdisjoint(
+            session.groups
+        )
+
+    def _hand_on(self, scope: Scope, session: Session | None, *, verified: bool = True) -> None:
+        if session is None:
+            scope["user"] = UnauthenticatedUser()
+            scope["auth"] = AuthCredentials()
+            return
+        scope["user"] = LicensedUser(
+            session.person,
+            session.licence,
+            session.groups,
+            session.session_id,
+            verified=verified,
+        )
+        scopes = ["authenticated", f"licence:{session.licence}"]
+        scope["auth"] = AuthCredentials(scopes if verified else [*scopes, "unverified"])
+
+    # Responses
+
+    def refusal(self, conn: HTTPConnection, gate: Gate) -> Response:
+        html = pages.wants_html(conn.headers)
+        if gate.verdict == "login":
+            navigation = pages.is_navigation(conn.scope["method"], conn.headers)
+            return pages.login_required(navigation, self.login_url(conn))
+        if gate.verdict == "store_down":
+            return pages.store_unavailable(html, retry_url=str(conn.url))
+        decision = gate.decision
+        assert decision is not None
+        if gate.verdict == "pool_full":
+            return pages.pool_full(
+                html,
+                capacity=decision.capacity,
+                in_use=decision.in_use,
+                retry_after=decision.retry_after,
+                retry_url=str(conn.url),
+                logout_url=self.logout_path,
+                now=self.clock(),
+            )
+        return pages.no_licence(
+            html,
+            "You have no named licence and no concurrent licence is available to you.",
+            self.logout_path,
+        )
+
+    def login_url(self, conn: HTTPConnection) -> str:
+        target = conn.scope["path"]
+        if conn.scope.get("query_string"):
+            target += "?" + conn.scope["query_string"].decode("latin-1")
+        return f"{self.login_path}?next={quote(target, safe='')}"
+
+    def _cookie_header(self, value: str) -> str:
+        response = Response()
+        self.set_cookie(response, value)
+        return response.headers["set-cookie"]
+
+    def set_cookie(self, response: Response, value: str) -> None:
+        settings = self.settings
+        if value:
+            response.set_cookie(
+                settings.cookie_name,
+                value,
+                max_age=settings.session_max_age,
+                path="/",
+                secure=settings.cookie_secure,
+                httponly=True,
+                samesite="lax",
+            )
+        else:
+            response.delete_cookie(
+                settings.cookie_name,
+                path="/",
+                secure=settings.cookie_secure,
+                httponly=True,
+                samesite="lax",
+            )
+
+    def _with_cookie(self, send: Send, value: str) -> Send:
+        header = self._cookie_header(value)
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] in ("http.response.start", "websocket.accept"):
+                message.setdefault("headers", [])
+                MutableHeaders(scope=message).append("set-cookie", header)
+            await send(message)
+
+        return send_with_cookie

@@ -1,0 +1,147 @@
+"""The gateway's own answers: HTML pages from jinja2 templates for browsers, JSON for others.
+
+Pages are plain, readable on a phone and load nothing from outside (styles are inline).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.datastructures import Headers
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+_templates = Environment(
+    loader=PackageLoader("halo_gate.pages", "templates"),
+    autoescape=select_autoescape(default=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+NO_STORE = {"Cache-Control": "no-store"}
+# The pool-full page reloads itself at least this often, since slots free at logout too.
+MAX_REFRESH = 30
+
+
+def wants_html(headers: Headers) -> bool:
+    """Whether ``Accept`` names HTML. ``*/*`` alone does not: API clients and fetch() send it."""
+    for item in headers.get("accept", "").split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        if media in ("text/html", "application/xhtml+xml") and "q=0" not in params:
+            return True
+    return False
+
+
+def is_navigation(method: str, headers: Headers) -> bool:
+    """A browser loading a page: a GET or HEAD that accepts HTML."""
+    return method in ("GET", "HEAD") and wants_html(headers)
+
+
+def render(template: str, status: int, **context: Any) -> HTMLResponse:
+    body = _templates.get_template(template).render(**context)
+    return HTMLResponse(body, status_code=status, headers=NO_STORE)
+
+
+def message(status: int, title: str, text: str, actions: list[tuple[str, str]]) -> HTMLResponse:
+    return render("message.html", status, title=title, message=text, actions=actions)
+
+
+def login_required(navigation: bool, login_url: str) -> Response:
+    if navigation:
+        return RedirectResponse(login_url, status_code=302, headers=NO_STORE)
+    return JSONResponse(
+        {"error": "login_required", "login_url": login_url}, status_code=401, headers=NO_STORE
+    )
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} seconds"
+    return f"{round(seconds / 60)} minutes"
+
+
+def pool_full(
+    html: bool,
+    *,
+    capacity: int,
+    in_use: int,
+    retry_after: int,
+    retry_url: str,
+    logout_url: str,
+    now: float | None = None,
+) -> Response:
+    retry_after = max(1, retry_after)
+    headers = {**NO_STORE, "Retry-After": str(retry_after)}
+    if not html:
+        body = {
+            "error": "pool_full",
+            "capacity": capacity,
+            "in_use": in_use,
+            "retry_after": retry_after,
+        }
+        return JSONResponse(body, status_code=503, headers=headers)
+    frees = datetime.fromtimestamp((time.time() if now is None else now) + retry_after, UTC)
+    response = render(
+        "pool_full.html",
+        503,
+        title="All licences are in use",
+        capacity=capacity,
+        in_use=in_use,
+        frees_at=frees.strftime("%H:%M:%S UTC"),
+        frees_at_iso=frees.isoformat(timespec="seconds"),
+        retry_after_text=_duration(retry_after),
+        refresh=min(retry_after, MAX_REFRESH),
+        retry_url=retry_url,
+        logout_url=logout_url,
+    )
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def no_licence(html: bool, text: str, logout_url: str) -> Response:
+    if not html:
+        return JSONResponse({"error": "no_licence"}, status_code=403, headers=NO_STORE)
+    return message(403, "No licence", text, [("Sign out", logout_url)])
+
+
+def store_unavailable(html: bool, *, retry_url: str) -> Response:
+    if not html:
+        return JSONResponse(
+            {"error": "store_unavailable"},
+            status_code=503,
+            headers={**NO_STORE, "Retry-After": "5"},
+        )
+    response = message(
+        503,
+        "Licence service unavailable",
+        "The licence service is not answering just now, so nobody can be let in. "
+        "Please try again in a moment.",
+        [("Try again", retry_url)],
+    )
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+def error(
+    html: bool, status: int, code: str, title: str, text: str, actions: list[tuple[str, str]]
+) -> Response:
+    if not html:
+        return JSONResponse({"error": code, "message": text}, status_code=status, headers=NO_STORE)
+    return message(status, title, text, actions)
+
+
+def logout_page(
+    *, person: str | None, csrf_token: str, logout_url: str, login_url: str
+) -> HTMLResponse:
+    title = "Sign out" if person else "Signed out"
+    return render(
+        "logout.html",
+        200,
+        title=title,
+        person=person,
+        csrf_token=csrf_token,
+        logout_url=logout_url,
+        login_url=login_url,
+    )

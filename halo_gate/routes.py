@@ -1,0 +1,304 @@
+"""The gateway's own routes under ``HALO_GATE_PATH_PREFIX``: login, callback, logout, me,
+health, ready and the administrators' API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, quote, urlsplit
+
+from itsdangerous import BadSignature, Signer
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from . import admin, pages
+from .licensing import Decision
+from .oidc import LoginFailed
+from .session import Seen, Session, new_session_id
+from .verdict import STORE_ERRORS, Gate
+
+if TYPE_CHECKING:
+    from .middleware import HaloGate
+
+logger = logging.getLogger("halo_gate")
+
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def local_path(value: str | None) -> str:
+    """``value`` if it is a path on this site, else ``/``: never a way off the site."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return "/"
+    if any(ord(char) < 0x21 or char in "\\\x7f" for char in value):
+        # Browsers drop tabs and newlines and read "\" as "/", which could turn it into "//host".
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return value
+
+
+class OwnRoutes:
+    """An ASGI app for the paths under the prefix; ``HaloGate`` hands those requests to it."""
+
+    def __init__(self, gate: HaloGate) -> None:
+        self.gate = gate
+        self.settings = gate.settings
+        prefix = gate.settings.path_prefix
+        self._no_return = {gate.login_path, gate.logout_path, prefix + "/callback"}
+        self._csrf = Signer(gate.settings.signing_keys[::-1], salt="halo-csrf")
+        self._routes: dict[str, Callable[[Request], Awaitable[Response]]] = {
+            prefix + "/login": self._login,
+            prefix + "/callback": self._callback,
+            prefix + "/logout": self._logout,
+            prefix + "/me": self._me,
+            prefix + "/health": self._health,
+            prefix + "/ready": self._ready,
+            prefix + "/api/usage": self._usage,
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        handler = self._routes.get(scope["path"])
+        if request.method in STATE_CHANGING and not self._same_origin(request):
+            response: Response = pages.error(
+                pages.wants_html(request.headers),
+                403,
+                "cross_origin",
+                "Request refused",
+                "This request did not come from this site, so it was refused.",
+                [("Home", "/")],
+            )
+        elif handler is None:
+            response = pages.error(
+                pages.wants_html(request.headers),
+                404,
+                "not_found",
+                "Not found",
+                "There is no such page.",
+                [("Home", "/")],
+            )
+        else:
+            response = await handler(request)
+        await response(scope, receive, send)
+
+    def _origin(self, request: Request) -> str:
+        base = self.settings.public_url or str(request.base_url)
+        parts = urlsplit(base)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def _same_origin(self, request: Request) -> bool:
+        origin = request.headers.get("origin")
+        if origin is None:
+            referer = request.headers.get("referer")
+            if referer is None:
+                return False
+            parts = urlsplit(referer)
+            origin = f"{parts.scheme}://{parts.netloc}"
+        return origin == self._origin(request)
+
+    def _callback_url(self, request: Request) -> str:
+        base = self.settings.public_url or str(request.base_url).rstrip("/")
+        return base + self.settings.path_prefix + "/callback"
+
+    def _session(self, request: Request) -> Session | None:
+        session = self.gate.codec.decode(request.cookies.get(self.settings.cookie_name))
+        if session is None:
+            return None
+        seen = self.gate.memory.get(session.session_id)
+        if seen is not None and seen.refusal is not None and seen.refusal.outcome == "ended":
+            return None
+        return session
+
+    def _method_not_allowed(self, request: Request, allowed: str) -> Response:
+        return pages.error(
+            pages.wants_html(request.headers),
+            405,
+            "method_not_allowed",
+            "Method not allowed",
+            f"This page answers {allowed} only.",
+            [("Home", "/")],
+        )
+
+    async def _login(self, request: Request) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return self._method_not_allowed(request, "GET")
+        next_path = local_path(request.query_params.get("next"))
+        if urlsplit(next_path).path in self._no_return:
+            next_path = "/"  # back to the sign-in (or out) after signing in would loop
+        try:
+            started = await self.gate.oidc.start(
+                self._callback_url(request),
+                next_path,
+                request.cookies.get(self.gate.transaction_cookie),
+            )
+        except LoginFailed as failure:
+            return self._login_failed(request, failure)
+        response = RedirectResponse(started.url, status_code=302, headers=pages.NO_STORE)
+        response.set_cookie(
+            self.gate.transaction_cookie,
+            started.transaction,
+            max_age=600,
+            path=self.settings.path_prefix,
+            secure=self.settings.cookie_secure,
+            httponly=True,
+            samesite="lax",
+        )
+        return response
+
+    def _login_failed(self, request: Request, failure: LoginFailed) -> Response:
+        html = pages.wants_html(request.headers)
+        if failure.status == 403:
+            return pages.no_licence(html, str(failure), self.gate.logout_path)
+        return pages.error(
+            html,
+            failure.status,
+            "login_failed",
+            "Sign-in failed",
+            str(failure),
+            [("Sign in again", self.gate.login_path)],
+        )
+
+    async def _callback(self, request: Request) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return self._method_not_allowed(request, "GET")
+        try:
+            identity, next_path = await self.gate.oidc.finish(
+                dict(request.query_params), request.cookies.get(self.gate.transaction_cookie)
+            )
+        except LoginFailed as failure:
+            return self._login_failed(request, failure)
+        session_id = new_session_id()
+        named_group = self.gate.in_named_group(identity.groups)
+        html = pages.wants_html(request.headers)
+        try:
+            async with asyncio.timeout(self.gate.store_timeout):
+                await self.gate.ensure_configured()
+                decision = await self.gate.engine.admit(
+                    identity.person, session_id, named_group=named_group
+                )
+        except STORE_ERRORS as error:
+            logger.warning("licence store unavailable at sign-in: %s", type(error).__name__)
+            return pages.store_unavailable(html, retry_url=self.gate.login_path)
+        response: Response
+        if decision.outcome == "pool_full":
+            response = pages.pool_full(
+                html,
+                capacity=decision.capacity,
+                in_use=decision.in_use,
+                retry_after=decision.retry_after,
+                retry_url=f"{self.gate.login_path}?next={quote(next_path, safe='')}",
+                logout_url=self.gate.logout_path,
+                now=self.gate.clock(),
+            )
+        elif not decision.admitted or decision.licence is None:
+            response = pages.no_licence(
+                html,
+                "You have no named licence and no concurrent licence is available to you.",
+                self.gate.logout_path,
+            )
+        else:
+            session = Session(
+                session_id=session_id,
+                person=identity.person,
+                licence=decision.licence,
+                heartbeat=int(self.gate.clock()),
+                groups=identity.groups,
+            )
+            self.gate.memory.put(session_id, Seen(self.gate.clock()))
+            response = RedirectResponse(next_path, status_code=302, headers=pages.NO_STORE)
+            self.gate.set_cookie(response, self.gate.codec.encode(session))
+        response.delete_cookie(self.gate.transaction_cookie, path=self.settings.path_prefix)
+        return response
+
+    def csrf_token(self, session: Session) -> str:
+        return self._csrf.sign(session.session_id).decode()
+
+    async def _logout(self, request: Request) -> Response:
+        session = self._session(request)
+        if request.method in ("GET", "HEAD"):
+            return pages.logout_page(
+                person=session.person if session else None,
+                csrf_token=self.csrf_token(session) if session else "",
+                logout_url=self.gate.logout_path,
+                login_url=self.gate.login_path,
+            )
+        if request.method != "POST":
+            return self._method_not_allowed(request, "GET and POST")
+        if session is not None:
+            form = dict(parse_qsl((await request.body()).decode("latin-1")))
+            try:
+                valid = self._csrf.unsign(form.get("csrf_token", "")) == session.session_id.encode()
+            except BadSignature:
+                valid = False
+            if not valid:
+                return pages.error(
+                    pages.wants_html(request.headers),
+                    403,
+                    "csrf",
+                    "Request refused",
+                    "The sign-out form was out of date. Please try again.",
+                    [("Sign out", self.gate.logout_path)],
+                )
+            try:
+                async with asyncio.timeout(self.gate.store_timeout):
+                    await self.gate.engine.release(session.person, session.session_id)
+                    # release() leaves no tombstone, so a copy of this cookie replayed to another
+                    # worker would be re-admitted at its next heartbeat; ending it leaves one.
+                    await self.gate.engine.end_session(
+                        session.person, session.session_id, by="logout"
+                    )
+            except STORE_ERRORS as error:
+                # The slot then frees by its idle timeout; the person is signed out here anyway.
+                logger.warning("licence store unavailable at sign-out: %s", type(error).__name__)
+            ended = Decision("ended", None, 0, 0, 0, 0)
+            self.gate.memory.put(session.session_id, Seen(self.gate.clock(), ended))
+        home = (self.settings.public_url or str(request.base_url).rstrip("/")) + "/"
+        target = await self.gate.oidc.logout_url(home) or "/"
+        response = RedirectResponse(target, status_code=303, headers=pages.NO_STORE)
+        self.gate.set_cookie(response, "")
+        return response
+
+    async def _me(self, request: Request) -> Response:
+        session = self._session(request)
+        if session is None:
+            return self.gate.refusal(request, Gate("login"))
+        return JSONResponse(
+            {
+                "user": session.person,
+                "licence": session.licence,
+                "groups": list(session.groups),
+                "session_id": session.session_id,
+                "expires_at": session.heartbeat + self.settings.idle_timeout,
+            },
+            headers=pages.NO_STORE,
+        )
+
+    async def _health(self, request: Request) -> Response:
+        return PlainTextResponse("ok", headers=pages.NO_STORE)
+
+    async def _ready(self, request: Request) -> Response:
+        try:
+            async with asyncio.timeout(self.gate.store_timeout):
+                await self.gate.engine.ping()
+        except STORE_ERRORS:
+            return PlainTextResponse("unavailable", status_code=503, headers=pages.NO_STORE)
+        return PlainTextResponse("ready", headers=pages.NO_STORE)
+
+    async def _usage(self, request: Request) -> Response:
+        session = self._session(request)
+        if session is None:
+            return self.gate.refusal(request, Gate("login"))
+        if not self.gate.is_admin(session):
+            return pages.error(
+                pages.wants_html(request.headers),
+                403,
+                "forbidden",
+                "Administrators only",
+                "This page is for administrators.",
+                [("Home", "/")],
+            )
+        return await admin.usage(self.gate.engine, timeout=self.gate.store_timeout)
