@@ -7,13 +7,15 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from .planner.commands import add_commands as add_planner_commands
+
 Command = Callable[[argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="halo-gate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    del sub  # subcommands are added by the commands below as they land
+    add_planner_commands(sub)
     return parser
 
 

@@ -51,15 +51,20 @@ class CostComparison:
             return 0.0
         return round(100 * self.saving / self.named_only_annual, 1)
 
-    def as_json(self) -> dict[str, float]:
+    def as_json(self) -> dict[str, int | float]:
         return {
-            "named_annual": self.named_annual,
-            "concurrent_annual": self.concurrent_annual,
-            "total_annual": self.total_annual,
-            "named_only_annual": self.named_only_annual,
-            "saving": self.saving,
+            "named_annual": exact(self.named_annual),
+            "concurrent_annual": exact(self.concurrent_annual),
+            "total_annual": exact(self.total_annual),
+            "named_only_annual": exact(self.named_only_annual),
+            "saving": exact(self.saving),
             "saving_pct": self.saving_pct,
         }
+
+
+def exact(amount: float) -> int | float:
+    """An amount for JSON: an integer when it is whole."""
+    return int(round(amount)) if abs(amount - round(amount)) < 1e-9 else amount
 
 
 def money(amount: float) -> str:
@@ -82,7 +87,7 @@ def cost_table(comparison: CostComparison, currency: str = DEFAULT_CURRENCY) -> 
         ("concurrent", f"{c.concurrent:,}", money(c.price_concurrent), money(c.concurrent_annual)),
         ("total", "", "", money(c.total_annual)),
         ("named only", f"{c.named_only:,}", money(c.price_named_only), money(c.named_only_annual)),
-        ("saving", "", "", money(c.saving)),
+        ("saving", "", percent(c.saving_pct), money(c.saving)),
     ]
     widths = [max(len(row[i]) for row in lines) for i in range(4)]
     table = [
