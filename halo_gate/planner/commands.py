@@ -234,4 +234,3 @@ def plan_report(plan: Plan, source: str, currency: str, chart_path: str | None) 
             for r in plan.named
         ]
     return "\n".join(lines)
-

@@ -202,7 +202,8 @@ def _reasons(
     # Days touched by each interval (most lie within one day), counted once per person.
     first_day, last_day = start // DAY, (end - 1) // DAY
     span = last_day - first_day + 1
-    day = np.repeat(first_day, span) + (np.arange(int(span.sum())) - np.repeat(np.cumsum(span) - span, span))
+    offset = np.arange(int(span.sum())) - np.repeat(np.cumsum(span) - span, span)
+    day = np.repeat(first_day, span) + offset
     pairs = np.unique(np.repeat(owner, span) * (int(day.max()) + 1) + day)
     days = np.bincount(pairs // (int(day.max()) + 1), minlength=len(people))
     # The pool's busiest moments: where it is at (or over) its planned size, or with no pool,
