@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .cost import annual, exact
-from .intervals import Sweep, members_at, merge_sessions, sweep
+from .intervals import Sweep, merge_sessions, sweep
 from .optimise import optimal_split
 from .replay import denial_rate, smallest_pool
 from .usage import UsageLog, usage_from_records
@@ -30,8 +30,9 @@ DAY = 86400
 
 @dataclass(frozen=True)
 class NamedPerson:
-    """Why a person is named: time online, days active, and the share of the pool's busiest
-    moments at which they are online (the moments their slot would push the pool past)."""
+    """Why a person is named: time online, days active, and the share of the time the pool is
+    full (without a pool: the time everyone's load peaks) during which they are online, i.e.
+    when their slot would push the pool past its size."""
 
     person: str
     hours_online: float
@@ -210,10 +211,14 @@ def _reasons(
     # where everyone's load peaks.
     steps = pool if slots > 0 else everyone
     level = slots if slots > 0 else everyone.peak
-    busiest = steps.times[steps.load >= max(level, 1)]
-    if busiest.size:
-        _, intervals = members_at(start, end, busiest)
-        share = np.bincount(owner[intervals], minlength=len(people)) / busiest.size
+    # Time-weighted: busy(t) is how long the pool has been that busy up to t, so an interval's
+    # overlap with the busiest moments is busy(end) - busy(start).
+    busy_segment = np.where(steps.load[:-1] >= max(level, 1), np.diff(steps.times), 0)
+    busy_until = np.concatenate(([0], np.cumsum(busy_segment)))
+    if busy_until[-1] > 0:
+        busy_at_end = np.interp(end, steps.times, busy_until)
+        overlap = busy_at_end - np.interp(start, steps.times, busy_until)
+        share = np.bincount(owner, weights=overlap, minlength=len(people)) / busy_until[-1]
     else:
         share = np.zeros(len(people))
     order = sorted(np.flatnonzero(is_named).tolist(), key=lambda p: (-hours[p], people[p]))
