@@ -1,6 +1,6 @@
 """How long planning takes on 10,000 people x 90 days, and the memory it needs.
 
-    python benchmarks/planner.py [--scale 20] [--days 90] [--seed 1]
+    python benchmarks/planner.py [--scale 20] [--days 90] [--seed 1] [--max-denial-rate R]
 
 The usage is the guide's organisation scaled to 10,000 people (``halo-gate simulate --scale
 20``), written to CSV by a child process so that this process's peak memory is the planner's:
@@ -29,6 +29,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=20.0, help="times the guide's 500 people")
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--max-denial-rate", type=float, default=0.0, metavar="R")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         usage = Path(folder) / "usage.csv"
@@ -49,7 +50,13 @@ def main() -> None:
         log = read_usage_file(usage)
         read = time.perf_counter() - began
         began = time.perf_counter()
-        plan = plan_usage(log, price_named=70, price_concurrent=140, price_named_only=100)
+        plan = plan_usage(
+            log,
+            price_named=70,
+            price_concurrent=140,
+            price_named_only=100,
+            max_denial_rate=args.max_denial_rate,
+        )
         planned = time.perf_counter() - began
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"usage: {plan.people:,} people, {plan.sessions:,} sessions over {args.days} days")
@@ -63,6 +70,8 @@ def main() -> None:
         f"{plan.annual_cost:,.0f} a year against {plan.named_only_annual_cost:,.0f} named-only "
         f"({plan.saving_pct:.1f} % saved)"
     )
+    if args.max_denial_rate:
+        print(f"replayed denial rate: {100 * plan.denial_rate:.2f} %")
 
 
 if __name__ == "__main__":
