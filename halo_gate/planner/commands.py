@@ -11,14 +11,16 @@ import json
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .chart import bucket_peaks, sparkline, svg_chart
 from .cost import DEFAULT_CURRENCY, CostComparison, cost_table, money, percent
-from .plan import Current, Plan, plan_usage
 from .profiles import ProfileError, load_profile
 from .simulate import DEFAULT_START, simulate
 from .usage import UsageError, read_usage_file, write_sessions
+
+if TYPE_CHECKING:
+    from .plan import Plan
 
 BAD_INPUT = 2
 SPARK_WIDTH = 72
@@ -129,6 +131,8 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 
 def run_plan(args: argparse.Namespace) -> int:
+    from .plan import Current, plan_usage  # SciPy loads only for this command
+
     if (args.current_named is None) != (args.current_concurrent is None):
         return _fail("--current-named and --current-concurrent go together.")
     current = None
@@ -149,6 +153,8 @@ def run_plan(args: argparse.Namespace) -> int:
         current=current,
     )
     chart_path = args.chart
+    if chart_path is not None and Path(chart_path).suffix.lower() != ".svg":
+        return _fail(f"--chart {chart_path} must name an .svg file (the chart is SVG).")
     if chart_path is None and not args.json:
         chart_path = str(Path(args.usage).with_suffix(".svg"))
     if chart_path:

@@ -112,9 +112,10 @@ def optimal_split(merged: UsageLog, price_named: float, price_concurrent: float)
         everyone.times[everyone.maximal],
         everyone.load[everyone.maximal],
         (float(price_named), float(price_concurrent)),
+        # Naming nobody is always a split, so the search starts from it.
+        best=Split((), everyone.peak, price_concurrent * everyone.peak),
+        slots_upper=everyone.peak,
     )
-    search.slots_upper = everyone.peak
-    search.best = Split((), everyone.peak, price_concurrent * everyone.peak)
     return search.run()
 
 
