@@ -174,3 +174,18 @@ def test_bad_profile_is_one_sentence(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["simulate", "--profile", profile]) == 2
     message = capsys.readouterr().err.strip()
     assert "'HR'" in message and "'people'" in message and "\n" not in message
+
+
+def test_chart_must_be_svg(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "person,start,end\nann,2026-01-05T09:00Z,2026-01-05T10:00Z\n")
+    assert main(plan(path, "--chart", str(tmp_path / "chart.png"))) == 2
+    assert ".svg" in capsys.readouterr().err
+    assert not (tmp_path / "chart.png").exists()
+
+
+def test_simulate_writes_csv_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--days", "1", "--scale", "0.1", "--seed", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "person,group,start,end"
+    person, group, start, end = lines[1].split(",")
+    assert person.endswith("@example.org") and start.endswith("Z") and end > start
