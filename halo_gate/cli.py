@@ -7,6 +7,8 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from .planner.commands import add_commands as add_planner_commands
+
 Command = Callable[[argparse.Namespace], int]
 
 
@@ -14,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="halo-gate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_demo_command(sub)
+    add_planner_commands(sub)
     return parser
 
 

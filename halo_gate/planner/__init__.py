@@ -1,0 +1,58 @@
+"""Licence planning from recorded usage: the cost model, the exact named/concurrent split, the
+denial replay and the usage simulator. Pure Python: no Redis, no HTTP.
+
+The optimiser needs SciPy, which takes a moment to import, so the names that reach it are
+loaded on first use and every other ``halo-gate`` command starts without it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .cost import CostComparison
+from .profiles import GUIDE, Group, Profile, ProfileError, load_profile
+from .simulate import simulate
+from .usage import UsageError, UsageLog, read_usage, read_usage_file, usage_from_records
+
+if TYPE_CHECKING:
+    from .optimise import Split, optimal_split
+    from .plan import Current, NamedPerson, Plan, plan_records, plan_usage
+
+_LAZY = {
+    "Current": ".plan",
+    "NamedPerson": ".plan",
+    "Plan": ".plan",
+    "Split": ".optimise",
+    "optimal_split": ".optimise",
+    "plan_records": ".plan",
+    "plan_usage": ".plan",
+}
+
+__all__ = [
+    "GUIDE",
+    "CostComparison",
+    "Current",
+    "Group",
+    "NamedPerson",
+    "Plan",
+    "Profile",
+    "ProfileError",
+    "Split",
+    "UsageError",
+    "UsageLog",
+    "load_profile",
+    "optimal_split",
+    "plan_records",
+    "plan_usage",
+    "read_usage",
+    "read_usage_file",
+    "simulate",
+    "usage_from_records",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

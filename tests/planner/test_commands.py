@@ -1,0 +1,191 @@
+"""The planner's commands through ``halo_gate.cli.main``: output, JSON, and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+
+from halo_gate.cli import main
+
+GUIDE_COST = [
+    "cost", "--named", "150", "--price-named", "70", "--concurrent", "100",
+    "--price-concurrent", "140", "--named-only", "500", "--price-named-only", "100",
+]  # fmt: skip
+
+
+def test_cost_prints_the_guides_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(GUIDE_COST) == 0
+    out = capsys.readouterr().out
+    assert "126,000 + 168,000 = 294,000 GBP a year against 600,000 named-only" in out
+    assert "306,000 saved (51 %)" in out
+    for row in ("named ", "concurrent ", "total ", "named only ", "saving "):
+        assert row in out
+
+
+def test_cost_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*GUIDE_COST, "--json", "--currency", "EUR"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data == {
+        "named_annual": 126000,
+        "concurrent_annual": 168000,
+        "total_annual": 294000,
+        "named_only_annual": 600000,
+        "saving": 306000,
+        "saving_pct": 51.0,
+        "currency": "EUR",
+    }
+
+
+def write(tmp_path: Path, text: str, name: str = "usage.csv") -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def plan(path: str, *extra: str) -> list[str]:
+    return ["plan", path, "--price-named", "70", "--price-concurrent", "140", *extra]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("person,start\nann,2026-01-05T09:00:00Z\n", 1, "no end column"),
+        ("who,when,until\n", 1, "no person, start, end column"),
+        (
+            "person,start,end\nann,2026-01-05T09:00Z,2026-01-05T10:00Z\n"
+            "bob,2026-01-05T11:00Z,2026-01-05T10:00Z\n",
+            3,
+            "before it starts",
+        ),
+        ("person,start,end\nann,yesterday,2026-01-05T10:00Z\n", 2, "not an ISO 8601 time"),
+        ("person,start,end\nann,2026-01-05T09:00Z,soon\n", 2, "not an ISO 8601 time"),
+        ("person,start,end\nann,2026-01-05T09:00Z\n", 2, "fields"),
+        ("", 1, "empty"),
+    ],
+)
+def test_bad_usage_is_one_sentence_naming_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, line: int, words: str
+) -> None:
+    assert main(plan(write(tmp_path, text))) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    message = captured.err.strip()
+    assert f"Line {line} of " in message and words in message
+    assert "\n" not in message and "Traceback" not in message
+
+
+def test_a_binary_file_is_not_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "usage.csv"
+    path.write_bytes(b"person,start,end\n\x89PNG\r\n\x1a\n\xff\xfe")
+    assert main(plan(str(path))) == 2
+    message = capsys.readouterr().err.strip()
+    assert "Line 2 of" in message and "not CSV" in message and "\n" not in message
+
+
+def test_a_missing_file_is_one_sentence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(plan(str(tmp_path / "absent.csv"))) == 2
+    assert "Cannot read" in capsys.readouterr().err
+
+
+def test_plan_reads_any_csv_with_person_start_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (
+        "session,end,person,start,notes\n"
+        "1,2026-01-05T17:00:00+00:00,ANN@example.org,2026-01-05T09:00:00,desk\n"
+        "2,2026-01-05T12:00:00Z,ann@example.org,2026-01-05T10:00:00Z,second tab\n"
+        "3,2026-01-05T10:30:00Z,bob@example.org,2026-01-05T10:00:00Z,portal\n"
+    )
+    chart = tmp_path / "profile.svg"
+    args = plan(write(tmp_path, text), "--price-named-only", "100", "--chart", str(chart))
+    assert main([*args, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    # Ann (any case, naive time = UTC) is one person; two seats beat a pool of two.
+    assert data["people"] == 2 and data["sessions"] == 3
+    assert data["named"] == ["ann@example.org", "bob@example.org"]
+    assert data["concurrent_slots"] == 0
+    assert data["annual_cost"] == 12 * 2 * 70
+    assert data["named_only_annual_cost"] == 12 * 2 * 100
+    assert data["saving"] == 2400 - 1680
+    assert data["reasons"][0] == {
+        "person": "ann@example.org",
+        "hours_online": 8.0,
+        "days_active": 1,
+        "peak_share": 1.0,
+    }
+    ElementTree.fromstring(chart.read_text(encoding="utf-8"))  # well-formed SVG
+
+
+def test_plan_report_compares_with_the_current_configuration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [f"agent{n},2026-01-05T08:00:00Z,2026-01-05T16:00:00Z" for n in range(5)]
+    rows += [f"hr{n},2026-01-05T{9 + n:02d}:00:00Z,2026-01-05T{9 + n:02d}:30:00Z" for n in range(6)]
+    path = write(tmp_path, "person,start,end\n" + "\n".join(rows) + "\n")
+    assert main(plan(path, "--current-named", "11", "--current-concurrent", "0")) == 0
+    out = capsys.readouterr().out
+    assert "Plan: 5 named seats and a pool of 1 concurrent slots." in out
+    assert "Current (11 named, 0 concurrent): 9,240 GBP a year; the plan saves 3,360" in out
+    assert "agent0" in out and "hr0" not in out.split("Named person")[1]
+    assert (tmp_path / "usage.svg").exists()
+
+
+def test_max_denial_rate_shrinks_the_pool(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Ten occasional users at 10:00 on one day, one at a time on nine other days.
+    rows = [f"u{n},2026-01-05T10:00:00Z,2026-01-05T10:20:00Z" for n in range(10)]
+    rows += [f"u{n},2026-01-{6 + n:02d}T10:00:00Z,2026-01-{6 + n:02d}T10:20:00Z" for n in range(9)]
+    path = write(tmp_path, "person,start,end\n" + "\n".join(rows) + "\n")
+    args = plan(path, "--price-named", "100", "--price-concurrent", "100", "--json")
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["concurrent_slots"] == 10
+    assert main([*args, "--max-denial-rate", "0.25"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    # 19 logins; a pool of 6 refuses 4 (21 %), a pool of 5 refuses 5 (26 %).
+    assert data["concurrent_slots"] == 6
+    assert data["denial_rate"] == pytest.approx(4 / 19, abs=1e-6)
+
+
+def test_simulate_guide_plan_beats_the_guides_figures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    usage = tmp_path / "guide.csv"
+    assert (
+        main(
+            ["simulate", "--profile", "guide", "--seed", "7", "--days", "7", "--output", str(usage)]
+        )
+        == 0
+    )
+    assert main([*plan(str(usage), "--price-named-only", "100"), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    # A self-service user or two may not sign in within a week.
+    assert 490 <= data["people"] <= 500
+    assert data["annual_cost"] <= 294_000
+    assert data["saving_pct"] >= 50
+    assert 600_000 - data["annual_cost"] >= 0.5 * 600_000
+
+
+def test_bad_profile_is_one_sentence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    profile = write(tmp_path, '[[groups]]\nname = "HR"\npeople = "many"\n', "org.toml")
+    assert main(["simulate", "--profile", profile]) == 2
+    message = capsys.readouterr().err.strip()
+    assert "'HR'" in message and "'people'" in message and "\n" not in message
+
+
+def test_chart_must_be_svg(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "person,start,end\nann,2026-01-05T09:00Z,2026-01-05T10:00Z\n")
+    assert main(plan(path, "--chart", str(tmp_path / "chart.png"))) == 2
+    assert ".svg" in capsys.readouterr().err
+    assert not (tmp_path / "chart.png").exists()
+
+
+def test_simulate_writes_csv_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--days", "1", "--scale", "0.1", "--seed", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "person,group,start,end"
+    person, group, start, end = lines[1].split(",")
+    assert person.endswith("@example.org") and start.endswith("Z") and end > start

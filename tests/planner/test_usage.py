@@ -1,0 +1,49 @@
+"""Reading usage: CSV columns in any order, ISO 8601 times, and records from the console."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from halo_gate.planner.plan import Current, plan_records
+from halo_gate.planner.usage import UsageError, parse_time, read_usage, usage_from_records
+
+
+def test_times_with_offsets_z_or_none_are_the_same_instant() -> None:
+    moment = int(datetime(2026, 1, 5, 9, tzinfo=UTC).timestamp())
+    assert parse_time("2026-01-05T09:00:00Z") == moment
+    assert parse_time("2026-01-05T09:00:00") == moment
+    assert parse_time("2026-01-05T10:00:00+01:00") == moment
+    assert parse_time(" 2026-01-05 09:00:00.750+00:00 ") == moment
+
+
+def test_columns_are_found_by_name_and_extra_ones_ignored() -> None:
+    log = read_usage(["End,Group,Person,Start\n", "2026-01-05T10:00Z,HR,Ann,2026-01-05T09:00Z\n"])
+    assert log.people == ("ann",)
+    assert int(log.end[0] - log.start[0]) == 3600
+
+
+def test_records_with_an_end_before_the_start_are_refused() -> None:
+    with pytest.raises(UsageError, match="Record 2"):
+        usage_from_records([("a", 0, 10), ("b", 10, 5)])
+
+
+def test_plan_records_takes_datetimes_from_the_console() -> None:
+    monday = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    hour = timedelta(hours=1)
+    records = [(f"agent{n}", monday, monday + 8 * hour) for n in range(3)]
+    records += [("visitor", monday.replace(tzinfo=None) + hour, monday + 2 * hour)]
+    other_zone = timezone(timedelta(hours=2))
+    records += [("late", (monday + 20 * hour).astimezone(other_zone), monday + 21 * hour)]
+    plan = plan_records(
+        records, price_named=70, price_concurrent=140, current=Current(named=5, concurrent=0)
+    )
+    # Four people overlap at 10:00 (the naive time is UTC); "late" (20:00 UTC written in
+    # another zone) is alone. Five seats, or three seats and one shared slot: 350 a month.
+    assert plan.people == 5
+    assert plan.annual_cost == 12 * 350 == plan.current_annual_cost
+    assert len(plan.named) + 2 * plan.concurrent_slots == 5
+    hours = [reason.hours_online for reason in plan.named]
+    assert hours == sorted(hours, reverse=True) and hours[0] == 8
+    assert plan.named[0].days_active == 1 and 0.8 < plan.named[0].peak_share <= 1.0
