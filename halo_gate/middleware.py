@@ -32,6 +32,8 @@ logger = logging.getLogger("halo_gate")
 # with a refused cookie costs one store call per hold, and a freed slot is found soon.
 REFUSAL_HOLD = 5.0
 STORE_TIMEOUT = 5.0
+# Cookie headers whose parse is kept per worker; the map starts afresh when it is full.
+PARSED_COOKIES_KEPT = 4096
 WS_POLICY_VIOLATION = 1008
 WS_TRY_AGAIN_LATER = 1013
 
@@ -68,6 +70,7 @@ class HaloGate:
         )
         self.oidc = OIDCClient(settings)
         self.memory = HeartbeatMemory()
+        self._parsed_cookies: dict[bytes, str | None] = {}
         # Requests let through unverified while the store was down (ON_STORE_ERROR=allow).
         self.unverified_requests = 0
         # A store that stops answering (rather than refusing connections) counts as down after
@@ -134,10 +137,17 @@ class HaloGate:
 
     def _cookie(self, scope: Scope) -> str | None:
         # The same reading as starlette's ``HTTPConnection.cookies``, without building one on
-        # every request.
+        # every request; a browser sends the same header again and again, so its parse is kept.
         for name, value in scope["headers"]:
             if name == b"cookie":
-                return cookie_parser(value.decode("latin-1")).get(self.settings.cookie_name)
+                try:
+                    return self._parsed_cookies[value]
+                except KeyError:
+                    if len(self._parsed_cookies) >= PARSED_COOKIES_KEPT:
+                        self._parsed_cookies.clear()
+                    parsed = cookie_parser(value.decode("latin-1"))
+                    ours = self._parsed_cookies[value] = parsed.get(self.settings.cookie_name)
+                    return ours
         return None
 
     def _on_startup(self, receive: Receive) -> Receive:
