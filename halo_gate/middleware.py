@@ -119,7 +119,13 @@ class HaloGate:
             self._hand_on(scope, session)
             await self.app(scope, receive, send)
             return
-        gate = await self._decide(session, passive=path in self._passive)
+        passive = path in self._passive
+        if session is not None and self._between_heartbeats(session, passive=passive):
+            # The common case, kept free of store calls and of any await before the app's.
+            self._hand_on(scope, session)
+            await self.app(scope, receive, send)
+            return
+        gate = await self._decide(session, passive=passive)
         if gate.verdict == "pass":
             assert gate.session is not None
             self._hand_on(scope, gate.session, verified=gate.verified)
@@ -194,7 +200,19 @@ class HaloGate:
 
     # The licence decision for a request to the application
 
+    def _between_heartbeats(self, session: Session, *, passive: bool) -> bool:
+        """True when the cookie alone lets the request through: nothing refused it lately and
+        no heartbeat is due (passive paths never make one)."""
+        seen = self.memory.get(session.session_id)
+        if seen is not None and seen.refusal is not None:
+            return False
+        if passive:
+            return True
+        last = session.heartbeat if seen is None else max(session.heartbeat, seen.at)
+        return self.clock() - last < self.settings.heartbeat_interval
+
     async def _decide(self, session: Session | None, *, passive: bool) -> Gate:
+        """The decision when the cookie alone does not let the request through."""
         if session is None:
             return Gate("login")
         seen = self.memory.get(session.session_id)
@@ -206,12 +224,6 @@ class HaloGate:
             hold = min(REFUSAL_HOLD, self.settings.heartbeat_interval)
             if passive or now - seen.at < hold:
                 return self._refused(seen.refusal, seen.at, now)
-        elif passive:
-            return Gate("pass", session)
-        else:
-            last = max(session.heartbeat, seen.at if seen is not None else 0)
-            if now - last < self.settings.heartbeat_interval:
-                return Gate("pass", session)
         # Marked before the round trip, so this session's concurrent requests do not repeat it.
         self.memory.put(session.session_id, Seen(now))
         try:
