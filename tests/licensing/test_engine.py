@@ -79,6 +79,12 @@ async def test_assign_never_exceeds_seats(engine: LicenceEngine) -> None:
     assert await engine.assign("b@x.org") == "assigned"
     assert await engine.assign("c@x.org") == "no_seat"
     assert await engine.assign("a@x.org") == "already"
+    refusal = (await audit_events(engine))[-1]
+    assert (refusal["event"], refusal["user"], refusal["reason"]) == (
+        "denied",
+        "c@x.org",
+        "no_seat",
+    )
     usage = await engine.usage()
     assert (usage.named_seats, usage.named_assigned) == (2, 2)
     assert (await engine.admit("c@x.org", "c")).licence == "concurrent"

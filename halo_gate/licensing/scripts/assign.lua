@@ -6,7 +6,10 @@
 cull(true)
 local person = ARGV[2]
 if redis.call('SISMEMBER', K_NAMED, person) == 1 then return 'already' end
-if not seat_free_for(person) then return 'no_seat' end
+if not seat_free_for(person) then
+  audit('denied', person, 'named', '', 'no_seat')
+  return 'no_seat'
+end
 take_seat(person, ARGV[3])
 settle(person, K_SESSIONS, 'named')
 return 'assigned'
