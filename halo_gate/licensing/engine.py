@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal
 
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from .keys import Keyspace
 from .store import Store
@@ -43,6 +43,10 @@ DEFAULT_HISTORY_DAYS = 30
 
 class StoreUnavailable(Exception):
     """The store did not answer; the decision was not made."""
+
+
+class _Unconfigured(Exception):
+    """The store answered but holds no settings for the installation (it restarted empty)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +160,10 @@ class LicenceEngine:
                 return await self.store.evalsha(
                     self._shas[name], 1, key, self._packed_settings(), *args
                 )
+        except ResponseError as error:
+            if str(error).startswith("UNCONFIGURED"):
+                raise _Unconfigured(str(error)) from error
+            raise StoreUnavailable(str(error)) from error
         except RedisError as error:
             raise StoreUnavailable(str(error)) from error
 
@@ -188,9 +196,7 @@ class LicenceEngine:
         args = (person, session_id, int(group))
         try:
             reply = await self._run(name, person, *args)
-        except StoreUnavailable as error:
-            if not str(error).startswith("UNCONFIGURED"):
-                raise
+        except _Unconfigured:
             # The store answered but has lost the installation's settings (it restarted empty):
             # deciding now would refuse everyone, so apply them again and decide afresh.
             concurrent, named, listed = self._deployment
