@@ -38,6 +38,11 @@ DEFAULT_NAMED_SEATS = 0
 DEFAULT_HEARTBEAT_INTERVAL = 60
 DEFAULT_PATH_PREFIX = "/_halo"
 DEFAULT_COOKIE_NAME = "halo_session"
+# Only asymmetric signatures: "none" and HMAC (keyed with the client secret) are never accepted
+# for an ID token, whatever the IdP's discovery document lists.
+ASYMMETRIC_ALGORITHMS = (
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+)  # fmt: skip
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -72,6 +77,8 @@ class Settings:
     instance: str = DEFAULT_INSTANCE
     user_claim: str = DEFAULT_USER_CLAIM
     groups_claim: str = DEFAULT_GROUPS_CLAIM
+    require_verified_email: bool = True
+    oidc_id_token_algorithms: tuple[str, ...] = ASYMMETRIC_ALGORITHMS
     concurrent_seats: int = DEFAULT_CONCURRENT_SEATS
     named_seats: int = DEFAULT_NAMED_SEATS
     named_users: tuple[str, ...] = ()
@@ -88,6 +95,8 @@ class Settings:
     path_prefix: str = DEFAULT_PATH_PREFIX
     cookie_name: str = DEFAULT_COOKIE_NAME
     cookie_secure: bool = True
+    allowed_hosts: tuple[str, ...] = ()
+    websocket_origins: tuple[str, ...] = ()
     admins: tuple[str, ...] = ()
     admin_groups: tuple[str, ...] = ()
     metrics_token: Secret | None = None
@@ -137,6 +146,11 @@ class Settings:
             raise ConfigError(
                 f"{PREFIX}IDLE_TIMEOUT has value '{self.idle_timeout}'. It must not exceed "
                 f"{PREFIX}SESSION_MAX_AGE ('{self.session_max_age}')."
+            )
+        if self.cookie_name.startswith(("__Host-", "__Secure-")) and not self.cookie_secure:
+            raise ConfigError(
+                f"{PREFIX}COOKIE_NAME has value '{self.cookie_name}', a prefix browsers only "
+                f"accept on Secure cookies, but {PREFIX}COOKIE_SECURE is false."
             )
         if len(self.named_users) > self.named_seats:
             raise ConfigError(
@@ -211,7 +225,42 @@ def _paths(variable: str, raw: Any) -> tuple[str, ...]:
     for path in paths:
         if not path.startswith("/"):
             raise _fail(variable, raw, f"The path {path!r} does not start with '/'.")
+        if not path.strip("/"):
+            raise _fail(variable, raw, "'/' would cover every path; name the prefixes.")
+        if any(segment in (".", "..") for segment in path.split("/")):
+            raise _fail(variable, raw, f"The path {path!r} has a '.' or '..' segment.")
     return paths
+
+
+def _algorithms(variable: str, raw: Any) -> tuple[str, ...]:
+    values = _items(variable, raw)
+    for value in values:
+        if value not in ASYMMETRIC_ALGORITHMS:
+            raise _fail(
+                variable, raw, f"{value!r} is not one of {', '.join(ASYMMETRIC_ALGORITHMS)}."
+            )
+    if not values:
+        raise _fail(variable, raw, "Name at least one algorithm.")
+    return values
+
+
+def _hosts(variable: str, raw: Any) -> tuple[str, ...]:
+    # Starlette's TrustedHostMiddleware patterns: "example.com", "*.example.com" or "*".
+    hosts = _items(variable, raw)
+    for host in hosts:
+        if "*" in host[1:] or (host.startswith("*") and host != "*" and not host.startswith("*.")):
+            raise _fail(variable, raw, f"{host!r} is not a host name, '*.domain' or '*'.")
+    return hosts
+
+
+def _origins(variable: str, raw: Any) -> tuple[str, ...]:
+    origins = []
+    for origin in _items(variable, raw):
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/"):
+            raise _fail(variable, raw, f"{origin!r} is not an origin such as https://host:port.")
+        origins.append(f"{parts.scheme}://{parts.netloc}".lower())
+    return tuple(origins)
 
 
 def _url(variable: str, raw: Any) -> str:
@@ -314,6 +363,8 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "cookie_name": _name,
     "user_claim": _claim,
     "groups_claim": _claim,
+    "require_verified_email": _boolean,
+    "oidc_id_token_algorithms": _algorithms,
     "concurrent_seats": _integer,
     "named_seats": _integer,
     "named_users": _people,
@@ -329,6 +380,8 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "history_days": _positive,
     "path_prefix": _path_prefix,
     "cookie_secure": _boolean,
+    "allowed_hosts": _hosts,
+    "websocket_origins": _origins,
     "admins": _people,
     "admin_groups": _items,
     "metrics_token": _optional_secret,

@@ -10,21 +10,24 @@ import logging
 import time
 from dataclasses import replace
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
-from starlette.datastructures import MutableHeaders
-from starlette.requests import HTTPConnection, cookie_parser
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import pages
 from .config import Settings
+from .cookies import CookieReader
 from .licensing import Decision, LicenceEngine, connect
 from .oidc import OIDCClient
+from .paths import PathPrefixes, request_target
 from .routes import OwnRoutes
 from .session import HeartbeatMemory, Seen, Session, SessionCodec
-from .verdict import STORE_ERRORS, Gate, LicensedUser
+from .verdict import ENDED, STORE_ERRORS, Gate, LicensedUser
 
 logger = logging.getLogger("halo_gate")
 
@@ -32,21 +35,10 @@ logger = logging.getLogger("halo_gate")
 # with a refused cookie costs one store call per hold, and a freed slot is found soon.
 REFUSAL_HOLD = 5.0
 STORE_TIMEOUT = 5.0
-# Cookie headers whose parse is kept per worker; the map starts afresh when it is full.
-PARSED_COOKIES_KEPT = 4096
+# The scope key that marks a request whose Host passed HALO_GATE_ALLOWED_HOSTS.
+HOST_CHECKED = "halo_gate.host_checked"
 WS_POLICY_VIOLATION = 1008
 WS_TRY_AGAIN_LATER = 1013
-
-
-class PathPrefixes:
-    """Paths equal to, or under, any of the configured prefixes (``/static`` and ``/static/x``)."""
-
-    def __init__(self, prefixes: tuple[str, ...]) -> None:
-        self._exact = frozenset(prefix.rstrip("/") or "/" for prefix in prefixes)
-        self._under = tuple(prefix.rstrip("/") + "/" for prefix in prefixes)
-
-    def __contains__(self, path: str) -> bool:
-        return path in self._exact or path.startswith(self._under)
 
 
 class HaloGate:
@@ -70,7 +62,7 @@ class HaloGate:
         )
         self.oidc = OIDCClient(settings)
         self.memory = HeartbeatMemory()
-        self._parsed_cookies: dict[bytes, str | None] = {}
+        self.cookies = CookieReader(settings.cookie_name)
         # Requests let through unverified while the store was down (ON_STORE_ERROR=allow).
         self.unverified_requests = 0
         # A store that stops answering (rather than refusing connections) counts as down after
@@ -87,7 +79,26 @@ class HaloGate:
         self.login_path = prefix + "/login"
         self.logout_path = prefix + "/logout"
         self.transaction_cookie = settings.cookie_name + "_login"
+        # A "__Host-" cookie must have Path=/; otherwise the sign-in's cookie stays under the
+        # prefix, off every other request.
+        self.transaction_path = "/" if settings.cookie_name.startswith("__Host-") else prefix
         self.routes = OwnRoutes(self)
+        # A request naming another host is refused (400) before anything reads its Host.
+        self._host_check: ASGIApp | None = None
+        if settings.allowed_hosts:
+            self._host_check = TrustedHostMiddleware(
+                self._host_checked, allowed_hosts=list(settings.allowed_hosts)
+            )
+        if settings.public_url is None:
+            logger.warning(
+                "HALO_GATE_PUBLIC_URL is not set: sign-in callbacks are built from each request's "
+                "Host header. Set it (and HALO_GATE_ALLOWED_HOSTS) in production."
+            )
+        if settings.user_claim == "email" and not settings.require_verified_email:
+            logger.warning(
+                "HALO_GATE_REQUIRE_VERIFIED_EMAIL is false: anyone the identity provider lets "
+                "claim an e-mail address is taken to be its owner."
+            )
         if settings.redis_url is None:
             logger.warning(
                 "HALO_GATE_REDIS_URL is not set: using the embedded in-process store. Licences "
@@ -100,23 +111,44 @@ class HaloGate:
 
     # ASGI entry
 
+    async def _host_checked(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope[HOST_CHECKED] = True
+        await self(scope, receive, send)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self.app(scope, self._on_startup(receive), self._on_shutdown(send))
+        if self._host_check is not None and HOST_CHECKED not in scope:
+            await self._host_check(scope, receive, send)  # comes back here once the host passed
             return
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
+        kind = scope["type"]
+        if kind != "http":
+            if kind == "lifespan":
+                await self.app(scope, self._on_startup(receive), self._on_shutdown(send))
+                return
+            if kind != "websocket":
+                await self.app(scope, receive, send)
+                return
+            if not self._origin_allowed(scope):
+                # A page on another site may open a WebSocket with this site's cookies.
+                await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION})
+                return
         path: str = scope["path"]
         if path in self._own:
-            if scope["type"] == "websocket":
+            if kind == "websocket":
                 await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION})
                 return
             await self.routes(scope, receive, send)
             return
-        session = self.codec.decode(self._cookie(scope))
+        session = self.codec.decode(self.cookies(scope))
         if path in self._public:
-            self._hand_on(scope, session)
+            # No licence is needed here, but an ended session is not handed on as signed in.
+            verified = True
+            if session is not None:
+                gate = await self.check(session)
+                session = gate.session if gate.verdict == "pass" else None
+                verified = gate.verified
+                if gate.cookie is not None:
+                    send = self._with_cookie(send, gate.cookie)
+            self._hand_on(scope, session, verified=verified)
             await self.app(scope, receive, send)
             return
         passive = path in self._passive
@@ -132,7 +164,7 @@ class HaloGate:
             if gate.cookie is not None:
                 send = self._with_cookie(send, gate.cookie)
             await self.app(scope, receive, send)
-        elif scope["type"] == "websocket":
+        elif kind == "websocket":
             code = WS_POLICY_VIOLATION if gate.verdict in ("login", "no_licence") else None
             await send({"type": "websocket.close", "code": code or WS_TRY_AGAIN_LATER})
         else:
@@ -141,20 +173,27 @@ class HaloGate:
                 self.set_cookie(response, gate.cookie)
             await response(scope, receive, send)
 
-    def _cookie(self, scope: Scope) -> str | None:
-        # The same reading as starlette's ``HTTPConnection.cookies``, without building one on
-        # every request; a browser sends the same header again and again, so its parse is kept.
-        for name, value in scope["headers"]:
-            if name == b"cookie":
-                try:
-                    return self._parsed_cookies[value]
-                except KeyError:
-                    if len(self._parsed_cookies) >= PARSED_COOKIES_KEPT:
-                        self._parsed_cookies.clear()
-                    parsed = cookie_parser(value.decode("latin-1"))
-                    ours = self._parsed_cookies[value] = parsed.get(self.settings.cookie_name)
-                    return ours
-        return None
+    def _origin_allowed(self, scope: Scope) -> bool:
+        """A WebSocket handshake from a page of this gateway's origin, or of a listed one.
+
+        Clients other than browsers send no ``Origin``; browsers always do, so a missing one is
+        no cross-site page."""
+        origin = Headers(scope=scope).get("origin")
+        if origin is None:
+            return True
+        origin = origin.lower()
+        return origin == self.origin(HTTPConnection(scope)) or (
+            origin in self.settings.websocket_origins
+        )
+
+    def origin(self, conn: HTTPConnection) -> str:
+        """This gateway's own origin: ``HALO_GATE_PUBLIC_URL``'s, else the request's."""
+        if self.settings.public_url is not None:
+            parts = urlsplit(self.settings.public_url)
+        else:
+            parts = urlsplit(str(conn.base_url))
+        scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
+        return f"{scheme}://{parts.netloc}".lower()
 
     def _on_startup(self, receive: Receive) -> Receive:
         async def wrapped() -> Message:
@@ -202,14 +241,26 @@ class HaloGate:
 
     def _between_heartbeats(self, session: Session, *, passive: bool) -> bool:
         """True when the cookie alone lets the request through: nothing refused it lately and
-        no heartbeat is due (passive paths never make one)."""
+        no heartbeat (or, on a passive path, no liveness check) is due."""
         seen = self.memory.get(session.session_id)
-        if seen is not None and seen.refusal is not None:
+        last: float
+        if seen is None:
+            last = session.heartbeat
+        elif seen.refusal is not None:
             return False
-        if passive:
-            return True
-        last = session.heartbeat if seen is None else max(session.heartbeat, seen.at)
+        elif passive:
+            last = max(session.heartbeat, seen.at, seen.checked)
+        else:
+            last = max(session.heartbeat, seen.at)
         return self.clock() - last < self.settings.heartbeat_interval
+
+    async def check(self, session: Session) -> Gate:
+        """The decision for a request that needs a live session but renews nothing: passive
+        and public paths and the gateway's own routes. It asks the store at most once per
+        heartbeat interval whether the session was ended elsewhere."""
+        if self._between_heartbeats(session, passive=True):
+            return Gate("pass", session)
+        return await self._decide(session, passive=True)
 
     async def _decide(self, session: Session | None, *, passive: bool) -> Gate:
         """The decision when the cookie alone does not let the request through."""
@@ -220,10 +271,12 @@ class HaloGate:
         if seen is not None and seen.refusal is not None:
             if seen.refusal.outcome == "ended":
                 return Gate("login", cookie="")
-            # Passive paths never call the store, so they repeat the last refusal.
+            # Passive paths renew nothing, so they repeat the last refusal.
             hold = min(REFUSAL_HOLD, self.settings.heartbeat_interval)
             if passive or now - seen.at < hold:
                 return self._refused(seen.refusal, seen.at, now)
+        if passive:
+            return await self._check_live(session, seen, now)
         # Marked before the round trip, so this session's concurrent requests do not repeat it.
         self.memory.put(session.session_id, Seen(now))
         try:
@@ -244,6 +297,21 @@ class HaloGate:
         if decision.outcome == "ended":
             return Gate("login", cookie="")
         return self._refused(decision, now, now)
+
+    async def _check_live(self, session: Session, seen: Seen | None, now: float) -> Gate:
+        # A session that is merely lost (expired, or the store restarted) is let through
+        # without renewal: the next ordinary request re-admits it or refuses it.
+        self.memory.put(session.session_id, Seen(seen.at if seen else 0.0, checked=now))
+        try:
+            async with asyncio.timeout(self.store_timeout):
+                liveness = await self.engine.check(session.person, session.session_id)
+        except STORE_ERRORS as error:
+            self.memory.put(session.session_id, seen)
+            return self._store_down(session, error)
+        if liveness == "ended":
+            self.memory.put(session.session_id, Seen(now, ENDED))
+            return Gate("login", cookie="")
+        return Gate("pass", session)
 
     def _refused(self, decision: Decision, at: float, now: float) -> Gate:
         if decision.outcome == "pool_full":
@@ -295,7 +363,7 @@ class HaloGate:
             navigation = pages.is_navigation(conn.scope["method"], conn.headers)
             return pages.login_required(navigation, self.login_url(conn))
         if gate.verdict == "store_down":
-            return pages.store_unavailable(html, retry_url=str(conn.url))
+            return pages.store_unavailable(html, retry_url=self._retry_url(conn))
         decision = gate.decision
         assert decision is not None
         if gate.verdict == "pool_full":
@@ -304,7 +372,7 @@ class HaloGate:
                 capacity=decision.capacity,
                 in_use=decision.in_use,
                 retry_after=decision.retry_after,
-                retry_url=str(conn.url),
+                retry_url=self._retry_url(conn),
                 logout_url=self.logout_path,
                 now=self.clock(),
             )
@@ -313,6 +381,10 @@ class HaloGate:
             "You have no named licence and no concurrent licence is available to you.",
             self.logout_path,
         )
+
+    @staticmethod
+    def _retry_url(conn: HTTPConnection) -> str:
+        return request_target(conn.scope["path"], conn.scope.get("query_string", b""))
 
     def login_url(self, conn: HTTPConnection) -> str:
         target = conn.scope["path"]

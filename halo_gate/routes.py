@@ -15,10 +15,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.types import Receive, Scope, Send
 
 from . import admin, pages
-from .licensing import Decision
-from .oidc import LoginFailed
+from .oidc import TRANSACTION_MAX_AGE, LoginFailed
+from .paths import local_path
 from .session import Seen, Session, new_session_id
-from .verdict import STORE_ERRORS, Gate
+from .verdict import ENDED, STORE_ERRORS, Gate
 
 if TYPE_CHECKING:
     from .middleware import HaloGate
@@ -26,19 +26,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("halo_gate")
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-def local_path(value: str | None) -> str:
-    """``value`` if it is a path on this site, else ``/``: never a way off the site."""
-    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
-        return "/"
-    if any(ord(char) < 0x21 or char in "\\\x7f" for char in value):
-        # Browsers drop tabs and newlines and read "\" as "/", which could turn it into "//host".
-        return "/"
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc:
-        return "/"
-    return value
 
 
 class OwnRoutes:
@@ -85,11 +72,6 @@ class OwnRoutes:
             response = await handler(request)
         await response(scope, receive, send)
 
-    def _origin(self, request: Request) -> str:
-        base = self.settings.public_url or str(request.base_url)
-        parts = urlsplit(base)
-        return f"{parts.scheme}://{parts.netloc}"
-
     def _same_origin(self, request: Request) -> bool:
         origin = request.headers.get("origin")
         if origin is None:
@@ -98,20 +80,33 @@ class OwnRoutes:
                 return False
             parts = urlsplit(referer)
             origin = f"{parts.scheme}://{parts.netloc}"
-        return origin == self._origin(request)
+        return origin.lower() == self.gate.origin(request)
 
     def _callback_url(self, request: Request) -> str:
         base = self.settings.public_url or str(request.base_url).rstrip("/")
         return base + self.settings.path_prefix + "/callback"
 
     def _session(self, request: Request) -> Session | None:
-        session = self.gate.codec.decode(request.cookies.get(self.settings.cookie_name))
+        """The cookie's session unless this worker saw it end (enough for signing out)."""
+        session = self.gate.codec.decode(self.gate.cookies(request.scope))
         if session is None:
             return None
         seen = self.gate.memory.get(session.session_id)
         if seen is not None and seen.refusal is not None and seen.refusal.outcome == "ended":
             return None
         return session
+
+    async def _signed_in(self, request: Request) -> Session | Response:
+        """The session, checked as a gated request's would be (an ended one is refused on every
+        worker within a heartbeat interval); else the answer to give."""
+        session = self.gate.codec.decode(self.gate.cookies(request.scope))
+        gate = Gate("login") if session is None else await self.gate.check(session)
+        if gate.verdict == "pass" and gate.session is not None:
+            return gate.session
+        response = self.gate.refusal(request, gate)
+        if gate.cookie is not None:
+            self.gate.set_cookie(response, gate.cookie)
+        return response
 
     def _method_not_allowed(self, request: Request, allowed: str) -> Response:
         return pages.error(
@@ -141,8 +136,8 @@ class OwnRoutes:
         response.set_cookie(
             self.gate.transaction_cookie,
             started.transaction,
-            max_age=600,
-            path=self.settings.path_prefix,
+            max_age=TRANSACTION_MAX_AGE,
+            path=self.gate.transaction_path,
             secure=self.settings.cookie_secure,
             httponly=True,
             samesite="lax",
@@ -165,15 +160,27 @@ class OwnRoutes:
     async def _callback(self, request: Request) -> Response:
         if request.method not in ("GET", "HEAD"):
             return self._method_not_allowed(request, "GET")
+        html = pages.wants_html(request.headers)
+
+        async def spend(state: str) -> bool:
+            # Spent in the store, so a replayed callback fails on every worker even where the
+            # identity provider would accept its code twice.
+            async with asyncio.timeout(self.gate.store_timeout):
+                return await self.gate.engine.claim_once(state, ttl=TRANSACTION_MAX_AGE)
+
         try:
             identity, next_path = await self.gate.oidc.finish(
-                dict(request.query_params), request.cookies.get(self.gate.transaction_cookie)
+                dict(request.query_params),
+                request.cookies.get(self.gate.transaction_cookie),
+                spend,
             )
         except LoginFailed as failure:
             return self._login_failed(request, failure)
+        except STORE_ERRORS as error:
+            logger.warning("licence store unavailable at sign-in: %s", type(error).__name__)
+            return pages.store_unavailable(html, retry_url=self.gate.login_path)
         session_id = new_session_id()
         named_group = self.gate.in_named_group(identity.groups)
-        html = pages.wants_html(request.headers)
         try:
             async with asyncio.timeout(self.gate.store_timeout):
                 await self.gate.ensure_configured()
@@ -211,7 +218,13 @@ class OwnRoutes:
             self.gate.memory.put(session_id, Seen(self.gate.clock()))
             response = RedirectResponse(next_path, status_code=302, headers=pages.NO_STORE)
             self.gate.set_cookie(response, self.gate.codec.encode(session))
-        response.delete_cookie(self.gate.transaction_cookie, path=self.settings.path_prefix)
+        response.delete_cookie(
+            self.gate.transaction_cookie,
+            path=self.gate.transaction_path,
+            secure=self.settings.cookie_secure,
+            httponly=True,
+            samesite="lax",
+        )
         return response
 
     def csrf_token(self, session: Session) -> str:
@@ -251,8 +264,7 @@ class OwnRoutes:
             except STORE_ERRORS as error:
                 # The slot then frees by its idle timeout; the person is signed out here anyway.
                 logger.warning("licence store unavailable at sign-out: %s", type(error).__name__)
-            ended = Decision("ended", None, 0, 0, 0, 0)
-            self.gate.memory.put(session.session_id, Seen(self.gate.clock(), ended))
+            self.gate.memory.put(session.session_id, Seen(self.gate.clock(), ENDED))
         home = (self.settings.public_url or str(request.base_url).rstrip("/")) + "/"
         target = await self.gate.oidc.logout_url(home) or "/"
         response = RedirectResponse(target, status_code=303, headers=pages.NO_STORE)
@@ -260,9 +272,9 @@ class OwnRoutes:
         return response
 
     async def _me(self, request: Request) -> Response:
-        session = self._session(request)
-        if session is None:
-            return self.gate.refusal(request, Gate("login"))
+        session = await self._signed_in(request)
+        if isinstance(session, Response):
+            return session
         return JSONResponse(
             {
                 "user": session.person,
@@ -286,9 +298,9 @@ class OwnRoutes:
         return PlainTextResponse("ready", headers=pages.NO_STORE)
 
     async def _usage(self, request: Request) -> Response:
-        session = self._session(request)
-        if session is None:
-            return self.gate.refusal(request, Gate("login"))
+        session = await self._signed_in(request)
+        if isinstance(session, Response):
+            return session
         if not self.gate.is_admin(session):
             return pages.error(
                 pages.wants_html(request.headers),

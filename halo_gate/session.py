@@ -115,10 +115,12 @@ class SessionCodec:
 
 @dataclass(frozen=True, slots=True)
 class Seen:
-    """What this worker last learnt about a session: when, and whether it was refused."""
+    """What this worker last learnt about a session: its last heartbeat, whether it was
+    refused, and when a passive request last checked that it was not ended."""
 
     at: float
     refusal: Decision | None = None
+    checked: float = 0.0
 
 
 class HeartbeatMemory:

@@ -15,6 +15,9 @@ from .session import Session
 # it is the same event for a request.
 STORE_ERRORS = (StoreUnavailable, OSError, asyncio.TimeoutError)
 
+# What a worker remembers of a session it saw end (signed out, ended by an administrator).
+ENDED = Decision("ended", None, 0, 0, 0, 0)
+
 
 class LicensedUser(BaseUser):
     """``scope["user"]`` for a person the gateway let in."""

@@ -20,11 +20,13 @@ from .store import Store
 
 LicenceType = Literal["named", "concurrent"]
 Outcome = Literal["admitted", "renewed", "readmitted", "ended", "pool_full", "no_licence"]
+Liveness = Literal["live", "ended", "lost"]
 AssignOutcome = Literal["assigned", "already", "no_seat"]
 
 SCRIPT_NAMES = (
     "admit",
     "heartbeat",
+    "check",
     "release",
     "end_session",
     "assign",
@@ -213,6 +215,20 @@ class LicenceEngine:
     ) -> Decision:
         """Renew a session and its slot; re-admit it if it was lost; report it if it was ended."""
         return await self._admission("heartbeat", person, session_id, named_group)
+
+    async def check(self, person: str, session_id: str) -> Liveness:
+        """Whether a session is live, ended, or lost (expired, or unknown to the store); renews
+        nothing."""
+        return _text(await self._run("check", person, person, session_id))  # type: ignore[return-value]
+
+    async def claim_once(self, token: str, *, ttl: int) -> bool:
+        """True for the first claim of ``token`` in ``ttl`` seconds, across every worker: a
+        sign-in's state is spent here, so a replayed callback fails whichever worker it reaches."""
+        try:
+            claimed = await self.store.set(self.keys.key("spent:" + token), 1, nx=True, ex=ttl)
+        except RedisError as error:
+            raise StoreUnavailable(str(error)) from error
+        return bool(claimed)
 
     async def release(self, person: str, session_id: str) -> bool:
         """End a session at logout; True if it was live."""

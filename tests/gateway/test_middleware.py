@@ -14,7 +14,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
 from halo_gate import HaloGate
-from halo_gate.routes import local_path
+from halo_gate.paths import local_path
 from halo_gate.session import Session, new_session_id
 from tests.gateway.conftest import SECRET, make_app
 
@@ -350,7 +350,7 @@ def test_a_starlette_app_can_use_requires_unchanged() -> None:
 
 
 def test_path_prefixes_match_whole_segments() -> None:
-    from halo_gate.middleware import PathPrefixes
+    from halo_gate.paths import PathPrefixes
 
     public = PathPrefixes(("/public", "/static/"))
     assert "/public" in public and "/public/x" in public and "/static/app.css" in public
