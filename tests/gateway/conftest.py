@@ -59,6 +59,7 @@ def make_app() -> Starlette:
             Route("/", page),
             Route("/whoami", whoami),
             Route("/public/info", page),
+            Route("/public/whoami", whoami),
             Route("/poll", whoami),
             Route("/{rest:path}", page),
             WebSocketRoute("/ws", echo),
