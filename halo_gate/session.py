@@ -69,6 +69,8 @@ class SessionCodec:
         self._verified: dict[str, tuple[Session, int]] = {}
 
     def _remember(self, value: str, session: Session, signed_at: int) -> None:
+        if len(value) > COOKIE_BUDGET * 2:
+            return  # only groups are trimmed to the budget; a huge identity is not kept here
         if len(self._verified) >= VERIFIED_CACHE_SIZE:
             del self._verified[next(iter(self._verified))]
         self._verified[value] = (session, signed_at)

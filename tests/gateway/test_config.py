@@ -143,3 +143,37 @@ def test_secrets_never_appear_in_the_repr() -> None:
         assert secret not in shown
     assert "redis://:********@cache:6379/0" in shown
     assert "oidc_client_id='halo'" in shown
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "fragment"),
+    [
+        ("HALO_GATE_OIDC_ID_TOKEN_ALGORITHMS", "RS256,none", "'none' is not one of"),
+        ("HALO_GATE_OIDC_ID_TOKEN_ALGORITHMS", "HS256", "'HS256' is not one of"),
+        ("HALO_GATE_ALLOWED_HOSTS", "good.example,evil*.example", "is not a host name"),
+        ("HALO_GATE_WEBSOCKET_ORIGINS", "app.example.com", "is not an origin"),
+        ("HALO_GATE_PASSIVE_PATHS", "/", "would cover every path"),
+        ("HALO_GATE_REQUIRE_VERIFIED_EMAIL", "perhaps", "Not a valid bool"),
+    ],
+)
+def test_security_settings_are_validated(variable: str, value: str, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=variable) as error:
+        Settings.load({**REQUIRED, variable: value})
+    assert fragment in str(error.value)
+
+
+def test_security_settings_defaults_and_parsing() -> None:
+    settings = Settings.load(
+        {
+            **REQUIRED,
+            "HALO_GATE_ALLOWED_HOSTS": "app.example.com, *.example.org",
+            "HALO_GATE_WEBSOCKET_ORIGINS": "https://App.example.com/",
+            "HALO_GATE_OIDC_ID_TOKEN_ALGORITHMS": "ES256",
+        }
+    )
+    assert settings.allowed_hosts == ("app.example.com", "*.example.org")
+    assert settings.websocket_origins == ("https://app.example.com",)
+    assert settings.oidc_id_token_algorithms == ("ES256",)
+    defaults = Settings.load(REQUIRED)
+    assert defaults.require_verified_email is True
+    assert "none" not in defaults.oidc_id_token_algorithms
