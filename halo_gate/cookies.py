@@ -36,7 +36,7 @@ class CookieReader:
         self._readings: dict[bytes, str | None] = {}
         self._bytes = 0
 
-    def __call__(self, scope: Scope) -> str | None:
+    def read(self, scope: Scope) -> str | None:
         for key, header in scope["headers"]:
             if key == b"cookie":
                 try:

@@ -63,6 +63,7 @@ class HaloGate:
         self.oidc = OIDCClient(settings)
         self.memory = HeartbeatMemory()
         self.cookies = CookieReader(settings.cookie_name)
+        self.read_cookie = self.cookies.read
         # Requests let through unverified while the store was down (ON_STORE_ERROR=allow).
         self.unverified_requests = 0
         # A store that stops answering (rather than refusing connections) counts as down after
@@ -138,7 +139,7 @@ class HaloGate:
                 return
             await self.routes(scope, receive, send)
             return
-        session = self.codec.decode(self.cookies(scope))
+        session = self.codec.decode(self.read_cookie(scope))
         if path in self._public:
             # No licence is needed here, but an ended session is not handed on as signed in.
             verified = True

@@ -88,7 +88,7 @@ class OwnRoutes:
 
     def _session(self, request: Request) -> Session | None:
         """The cookie's session unless this worker saw it end (enough for signing out)."""
-        session = self.gate.codec.decode(self.gate.cookies(request.scope))
+        session = self.gate.codec.decode(self.gate.read_cookie(request.scope))
         if session is None:
             return None
         seen = self.gate.memory.get(session.session_id)
@@ -99,7 +99,7 @@ class OwnRoutes:
     async def _signed_in(self, request: Request) -> Session | Response:
         """The session, checked as a gated request's would be (an ended one is refused on every
         worker within a heartbeat interval); else the answer to give."""
-        session = self.gate.codec.decode(self.gate.cookies(request.scope))
+        session = self.gate.codec.decode(self.gate.read_cookie(request.scope))
         gate = Gate("login") if session is None else await self.gate.check(session)
         if gate.verdict == "pass" and gate.session is not None:
             return gate.session
