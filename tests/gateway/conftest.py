@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html import unescape
 from typing import Any
@@ -110,6 +115,47 @@ class Server:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
+
+
+@contextmanager
+def uvicorn_process(
+    app: str, settings: dict[str, str], *options: str, ready: str = "/_halo/health"
+) -> Iterator[tuple[str, int]]:
+    """``uvicorn APP OPTIONS`` in a process of its own, configured by ``HALO_GATE_*`` settings
+    (given without the prefix); yields its URL and pid once ``ready`` answers 200."""
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("HALO_GATE_")}
+    env.update({"HALO_GATE_" + name: value for name, value in settings.items()})
+    command = [sys.executable, "-m", "uvicorn", app, "--port", str(port), *options]
+    process = subprocess.Popen(
+        [*command, "--log-level", "warning"], env=env, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(url + ready).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"uvicorn {' '.join(options)} did not start")
+            time.sleep(0.1)
+        yield url, process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+# Settings of a gateway that never signs anyone in through an IdP (tests mint their cookies).
+NO_IDP = {
+    "SECRET_KEY": SECRET,
+    "OIDC_ISSUER": "http://127.0.0.1:9",
+    "OIDC_CLIENT_ID": "client",
+    "OIDC_CLIENT_SECRET": "secret",
+    "COOKIE_SECURE": "false",
+}
 
 
 @dataclass

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
@@ -18,7 +15,7 @@ from hypothesis import strategies as st
 
 from halo_gate import HaloGate
 from halo_gate.cookies import CACHE_BUDGET, CookieReader
-from tests.gateway.conftest import SECRET, free_port
+from tests.gateway.conftest import NO_IDP, SECRET, uvicorn_process
 
 # Requests in the burst, each with a different Cookie header of HEADER_BYTES.
 BURST = int(os.environ.get("HALO_GATE_MEMORY_BURST", "200"))
@@ -36,38 +33,8 @@ def rss_bytes(pid: int) -> int:
 @pytest.fixture
 def worker() -> Iterator[tuple[str, int]]:
     """The Starlette example under uvicorn with httptools, which sets no limit on header size."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "HALO_GATE_SECRET_KEY": SECRET,
-        "HALO_GATE_OIDC_ISSUER": "http://127.0.0.1:9",
-        "HALO_GATE_OIDC_CLIENT_ID": "client",
-        "HALO_GATE_OIDC_CLIENT_SECRET": "secret",
-        "HALO_GATE_COOKIE_SECURE": "false",
-    }
-    env.pop("HALO_GATE_REDIS_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "examples.starlette_app:app", "--port", str(port)]
-        + ["--http", "httptools", "--log-level", "warning"],
-        env=env,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(url + "/_halo/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("uvicorn with httptools did not start (is httptools installed?)")
-            time.sleep(0.1)
-        yield url, process.pid
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with uvicorn_process("examples.starlette_app:app", NO_IDP, "--http", "httptools") as running:
+        yield running
 
 
 async def test_distinct_huge_cookie_headers_leave_a_worker_bounded(worker: tuple[str, int]) -> None:

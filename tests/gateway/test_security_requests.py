@@ -93,17 +93,20 @@ async def test_a_host_prefixed_cookie_signs_in(site_factory: Any, idp: IdentityP
     assert whoami.json()["user"] == "host@example.com"
 
 
+def build(**settings: Any) -> HaloGate:
+    return HaloGate(
+        make_app(),
+        secret_key=SECRET,
+        oidc_issuer="https://idp.example",
+        oidc_client_id="c",
+        oidc_client_secret="s",
+        **settings,
+    )
+
+
 def test_a_host_prefixed_cookie_needs_secure() -> None:
     with pytest.raises(ConfigError, match="HALO_GATE_COOKIE_NAME"):
-        HaloGate(
-            make_app(),
-            secret_key=SECRET,
-            oidc_issuer="https://idp.example",
-            oidc_client_id="c",
-            oidc_client_secret="s",
-            cookie_name="__Host-halo",
-            cookie_secure=False,
-        )
+        build(cookie_name="__Host-halo", cookie_secure=False)
 
 
 async def test_of_two_cookies_of_our_name_the_first_is_used(
@@ -124,14 +127,7 @@ async def test_of_two_cookies_of_our_name_the_first_is_used(
 @pytest.mark.parametrize("prefixes", ["/", "/,/static", "//", "/static/../api"])
 def test_a_public_prefix_covering_everything_is_refused(prefixes: str) -> None:
     with pytest.raises(ConfigError, match="HALO_GATE_PUBLIC_PATHS"):
-        HaloGate(
-            make_app(),
-            secret_key=SECRET,
-            oidc_issuer="https://idp.example",
-            oidc_client_id="c",
-            oidc_client_secret="s",
-            public_paths=prefixes,
-        )
+        build(public_paths=prefixes)
 
 
 @pytest.mark.parametrize(

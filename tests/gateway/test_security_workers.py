@@ -5,9 +5,6 @@ heartbeat interval (here 1 s, so real time passes instead of an injected clock).
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -18,50 +15,26 @@ from redis.asyncio import Redis
 from halo_gate.licensing import LicenceEngine
 from halo_gate.session import Session, SessionCodec, new_session_id
 from tests.conftest import REDIS_URL, drop_instance, unique_instance
-from tests.gateway.conftest import SECRET, free_port
+from tests.gateway.conftest import NO_IDP, SECRET, uvicorn_process
 
 INTERVAL = 1
 
 
 @pytest.fixture
 def workers() -> Iterator[tuple[str, str]]:
-    port, instance = free_port(), unique_instance()
-    env = {
-        **os.environ,
-        "HALO_GATE_SECRET_KEY": SECRET,
-        "HALO_GATE_OIDC_ISSUER": "http://127.0.0.1:9",
-        "HALO_GATE_OIDC_CLIENT_ID": "client",
-        "HALO_GATE_OIDC_CLIENT_SECRET": "secret",
-        "HALO_GATE_COOKIE_SECURE": "false",
-        "HALO_GATE_REDIS_URL": REDIS_URL,
-        "HALO_GATE_INSTANCE": instance,
-        "HALO_GATE_HEARTBEAT_INTERVAL": str(INTERVAL),
-        "HALO_GATE_IDLE_TIMEOUT": "60",
-        "HALO_GATE_PASSIVE_PATHS": "/api",
-        "HALO_GATE_ADMINS": "copy@example.com",
+    instance = unique_instance()
+    settings = {
+        **NO_IDP,
+        "REDIS_URL": REDIS_URL,
+        "INSTANCE": instance,
+        "HEARTBEAT_INTERVAL": str(INTERVAL),
+        "IDLE_TIMEOUT": "60",
+        "PASSIVE_PATHS": "/api",
+        "ADMINS": "copy@example.com",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "examples.starlette_app:app", "--port", str(port)]
-        + ["--workers", "2", "--log-level", "warning"],
-        env=env,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/_halo/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("uvicorn --workers 2 did not start")
-            time.sleep(0.1)
+    app = "examples.starlette_app:app"
+    with uvicorn_process(app, settings, "--workers", "2", ready="/_halo/ready") as (url, _):
         yield url, instance
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 async def statuses(url: str, path: str, cookie: str, times: int = 16) -> set[int]:
