@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal
 
+from redis.asyncio import RedisCluster
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from .keys import Keyspace
@@ -34,6 +35,7 @@ SCRIPT_NAMES = (
     "resize",
     "configure",
     "usage",
+    "sessions",
 )
 
 DEFAULT_IDLE_TIMEOUT = 1800
@@ -61,6 +63,7 @@ class Decision:
     capacity: int  # concurrent slots
     in_use: int  # concurrent slots held after the decision
     retry_after: int  # seconds until a slot frees at the latest; 0 unless pool_full
+    reason: str = ""  # why a session was ended, when known: "admin", "unassigned", "logout"
 
     @property
     def admitted(self) -> bool:
@@ -94,6 +97,16 @@ class Usage:
                 "denials_24h": self.denials_24h,
             },
         }
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSession:
+    session_id: str
+    person: str
+    licence: LicenceType
+    since: float  # epoch seconds
+    last_seen: float
+    expires_at: float
 
 
 def _load(name: str) -> str:
@@ -232,11 +245,35 @@ class LicenceEngine:
 
     async def release(self, person: str, session_id: str) -> bool:
         """End a session at logout; True if it was live."""
-        return bool(await self._run("release", person, person, session_id))
+        live = bool(await self._run("release", person, person, session_id))
+        if live:
+            await self.announce_ended("logout", [session_id])
+        return live
 
     async def end_session(self, person: str, session_id: str = "", *, by: str = "") -> int:
         """End one session of ``person`` (all of them when no id is given); returns how many."""
-        return int(await self._run("end_session", person, person, session_id, by))
+        ended = [
+            _text(id_) for id_ in await self._run("end_session", person, person, session_id, by)
+        ]
+        await self.announce_ended("admin", ended)
+        return len(ended)
+
+    async def announce_ended(self, reason: str, session_ids: Sequence[str]) -> None:
+        """Tell every worker at once (see ``halo_gate.admin.ended``) that sessions have ended.
+
+        Best effort: the decision is already made and a worker that misses the message still
+        learns of it at the session's next heartbeat.
+        """
+        if not session_ids:
+            return
+        message = " ".join([reason, *session_ids])
+        try:
+            if isinstance(self.store, RedisCluster):
+                await self.store.spublish(self.keys.ended_channel, message)
+            else:
+                await self.store.publish(self.keys.ended_channel, message)
+        except RedisError:
+            pass
 
     async def assign(self, person: str, *, by: str = "") -> AssignOutcome:
         """Give ``person`` a named seat if one is free."""
@@ -244,7 +281,9 @@ class LicenceEngine:
 
     async def unassign(self, person: str, *, by: str = "") -> bool:
         """Take back ``person``'s named seat; it is quarantined for the cooldown."""
-        return bool(await self._run("unassign", person, person, by))
+        held, *ended = await self._run("unassign", person, person, by)
+        await self.announce_ended("unassigned", [_text(id_) for id_ in ended])
+        return bool(held)
 
     async def resize(
         self, *, concurrent_seats: int | None = None, named_seats: int | None = None, by: str = ""
@@ -263,6 +302,27 @@ class LicenceEngine:
     async def usage(self) -> Usage:
         """Live usage numbers (expired entries never counted)."""
         return Usage(*(int(value) for value in await self._run("usage", None)))
+
+    async def sessions(self) -> tuple[float, list[LiveSession]]:
+        """The store's time (epoch seconds) and every live session, named people first."""
+        reply = await self._run("sessions", None)
+        idle = self._settings[0]
+        found = []
+        for i in range(1, len(reply), 4):
+            expiry, created = (int(part) for part in _text(reply[i + 3]).split())
+            found.append(
+                LiveSession(
+                    session_id=_text(reply[i + 2]),
+                    person=_text(reply[i]),
+                    licence=_text(reply[i + 1]),  # type: ignore[arg-type]
+                    since=created / 1000,
+                    # Each renewal sets the expiry one idle timeout ahead (capped by the maximum
+                    # age), so this is the last heartbeat, or earlier for a capped session.
+                    last_seen=max(created, expiry - idle) / 1000,
+                    expires_at=expiry / 1000,
+                )
+            )
+        return int(reply[0]) / 1000, found
 
     async def ping(self) -> bool:
         try:

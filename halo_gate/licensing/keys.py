@@ -33,3 +33,16 @@ class Keyspace:
     @property
     def audit(self) -> str:
         return self.key("audit")
+
+    def record(self, day: int) -> str:
+        """The list of sessions closed on ``day`` (days since the epoch, UTC)."""
+        return self.key(f"record:{day}")
+
+    def history(self, day: int) -> str:
+        """The hash of ``day``'s per-minute usage."""
+        return self.key(f"history:{day}")
+
+    @property
+    def ended_channel(self) -> str:
+        """The pub/sub channel on which ended sessions are announced to every worker."""
+        return self.key("ended")

@@ -12,6 +12,7 @@
 --   audit       STREAM one entry per decision
 --   sessions:P  HASH  person P's sessions: id -> "expiry created" (ms)
 --   history:D   HASH  day D's per-minute usage: pM (peak in use), aM (admissions), dM (denials)
+--   record:D    LIST  sessions closed on day D, one entry each (see closed())
 -- ARGV[1] packs the settings, '|'-separated: key prefix ("{tag}:"), clock offset (ms, added to
 -- Redis TIME; 0 outside tests), idle timeout (ms), session max age (ms), audit stream cap,
 -- history retention (s), named seat cooldown (ms). ARGV[2..] are the decision's own.
@@ -82,6 +83,21 @@ local function record(counter, used)
   return used
 end
 
+-- The session record: one entry per closed session in a list per day of its end, kept for the
+-- history retention whatever the audit stream's cap. An entry is
+-- "<start s> <duration s> <reason><licence><person>": reason one of l(ogout) i(dle) m(ax_age)
+-- a(dmin) u(nassigned), licence n or c; the person last, so it may hold any character.
+-- value is the session's "expiry created" (ms); ended the end (ms).
+local REASON_CODES = {logout = 'l', idle = 'i', max_age = 'm', admin = 'a', unassigned = 'u'}
+local function closed(person, licence, value, ended, reason)
+  local created = tonumber(string.match(value, ' (%d+)$'))
+  local start = math.floor(created / 1000)
+  local entry = start .. ' ' .. math.max(math.floor(ended / 1000) - start, 0) .. ' ' ..
+    REASON_CODES[reason] .. string.sub(licence, 1, 1) .. person
+  local key = PREFIX .. 'record:' .. math.floor(ended / 86400000)
+  if redis.call('RPUSH', key, entry) == 1 then redis.call('EXPIRE', key, HISTORY_TTL) end
+end
+
 local function end_marker(session)
   redis.call('ZADD', K_ENDED, NOW + math.max(IDLE, MAX_AGE), session)
 end
@@ -94,8 +110,11 @@ local function dropped(person, licence, session, value)
   if created + MAX_AGE <= NOW then
     end_marker(session)
     audit('ended', person, licence, session, 'max_age')
+    closed(person, licence, value, created + MAX_AGE, 'max_age')
   else
     audit('expired', person, licence, session)
+    -- The slot was held until the session idled out, however late it is culled.
+    closed(person, licence, value, tonumber(string.match(value, '^%d+')), 'idle')
   end
 end
 

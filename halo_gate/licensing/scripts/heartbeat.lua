@@ -26,10 +26,17 @@ if created + MAX_AGE <= NOW then
   end_marker(session)
   settle(person, K_SESSIONS, licence)
   audit('ended', person, licence, session, 'max_age')
+  closed(person, licence, record_, created + MAX_AGE, 'max_age')
   return {'ended', '', 0, capacities(), in_use(), 0}
 end
 if expiry <= NOW then
   cull()
-  return admit(person, session, ARGV[4], created, 'readmitted')
+  -- A session the cull dropped is already recorded; one refused below is gone for good too,
+  -- and closed when it idled out.
+  local kept = redis.call('HEXISTS', K_SESSIONS, session) == 1
+  local licence = held_licence(person)
+  local reply = admit(person, session, ARGV[4], created, 'readmitted')
+  if kept and reply[1] ~= 'readmitted' then closed(person, licence, record_, expiry, 'idle') end
+  return reply
 end
 return admit(person, session, ARGV[4], created, 'renewed')

@@ -1,14 +1,17 @@
 -- Ends a session at logout; the person's slot goes with their last session. The session
 -- leaves a tombstone, so a copy of its cookie presented later must sign in again instead of
--- being admitted afresh as a lost session.
+-- being admitted afresh as a lost session. The closed session is recorded (see closed()).
 -- KEYS[1] the person's sessions hash; ARGV[1] the settings (see common.lua).
 -- ARGV[2] person, ARGV[3] session id.
 -- Returns 1 if the session was live, else 0.
 cull()
 local person, session = ARGV[2], ARGV[3]
 end_marker(session)
-if redis.call('HDEL', K_SESSIONS, session) == 0 then return 0 end
+local value = redis.call('HGET', K_SESSIONS, session)
+if not value then return 0 end
+redis.call('HDEL', K_SESSIONS, session)
 local licence = held_licence(person)
 settle(person, K_SESSIONS, licence)
 audit('released', person, licence, session)
+closed(person, licence, value, NOW, 'logout')
 return 1

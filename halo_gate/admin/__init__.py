@@ -6,8 +6,8 @@ import asyncio
 
 from starlette.responses import JSONResponse, Response
 
-from . import pages
-from .licensing import LicenceEngine, StoreUnavailable
+from .. import pages
+from ..licensing import LicenceEngine, StoreUnavailable
 
 
 async def usage(engine: LicenceEngine, *, timeout: float) -> Response:

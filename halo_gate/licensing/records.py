@@ -1,0 +1,216 @@
+"""What the engine has recorded, read back for administrators: closed sessions (the session
+record), the audit stream and the per-minute usage history.
+
+These are plain reads of keys the scripts write (see ``scripts/common.lua`` for their layout);
+none of them decides anything, so none needs a script.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from redis.exceptions import RedisError
+
+from .engine import LicenceEngine, LicenceType, StoreUnavailable
+
+EndReason = Literal["logout", "idle", "max_age", "admin", "unassigned", "open"]
+
+_REASONS: dict[str, EndReason] = {
+    "l": "logout",
+    "i": "idle",
+    "m": "max_age",
+    "a": "admin",
+    "u": "unassigned",
+}
+_LICENCES: dict[str, LicenceType] = {"n": "named", "c": "concurrent"}
+DAY = 86400
+MINUTE = 60
+# Entries read per LRANGE / XREVRANGE call, so that no single call blocks the server for long.
+CHUNK = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedSession:
+    person: str
+    licence: LicenceType
+    start: int  # epoch seconds
+    end: int
+    end_reason: EndReason
+
+
+def decode_entry(entry: Any) -> ClosedSession:
+    """One entry of a ``record:D`` list: "<start> <duration> <reason><licence><person>"."""
+    text = entry.decode() if isinstance(entry, bytes) else entry
+    start, duration, rest = text.split(" ", 2)
+    return ClosedSession(
+        person=rest[2:],
+        licence=_LICENCES[rest[1]],
+        start=int(start),
+        end=int(start) + int(duration),
+        end_reason=_REASONS[rest[0]],
+    )
+
+
+async def now(engine: LicenceEngine) -> float:
+    """The scripts' clock: the store's time plus the engine's offset (0 outside tests)."""
+    try:
+        seconds, micros = await engine.store.time()
+    except RedisError as error:
+        raise StoreUnavailable(str(error)) from error
+    return seconds + micros / 1e6 + engine.clock_offset
+
+
+async def closed_sessions(
+    engine: LicenceEngine, first_day: int, last_day: int
+) -> AsyncIterator[ClosedSession]:
+    """Sessions that closed on days ``first_day`` to ``last_day`` (days since the epoch), in
+    order of their end day, then of their closing."""
+    try:
+        for day in range(first_day, last_day + 1):
+            key = engine.keys.record(day)
+            offset = 0
+            while True:
+                entries: list[Any] = await engine.store.lrange(key, offset, offset + CHUNK - 1)
+                for entry in entries:
+                    yield decode_entry(entry)
+                if len(entries) < CHUNK:
+                    break
+                offset += CHUNK
+    except RedisError as error:
+        raise StoreUnavailable(str(error)) from error
+
+
+async def session_record(
+    engine: LicenceEngine, since: int, until: int
+) -> AsyncIterator[ClosedSession]:
+    """Every session that overlaps [since, until) (epoch seconds): the closed ones from the
+    record, then the ones still open, ended now with the reason ``open``."""
+    at = await now(engine)
+    for_days = (since // DAY, int(at) // DAY)
+    async for closed in closed_sessions(engine, *for_days):
+        if closed.end >= since and closed.start < until:
+            yield closed
+    if at < since:
+        return
+    _, live = await engine.sessions()
+    for session in live:
+        if session.since < until:
+            yield ClosedSession(
+                session.person, session.licence, int(session.since), int(at), "open"
+            )
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    events: list[dict[str, str]]  # newest first; each has "id", "event", "at", "user", ...
+    next_before: str | None  # the id to pass as ``before`` for the next page, None at the end
+
+
+async def events(
+    engine: LicenceEngine,
+    *,
+    limit: int = 50,
+    before: str | None = None,
+    person: str | None = None,
+    event: str | None = None,
+    scan_limit: int = 100_000,
+) -> EventPage:
+    """The audit stream, newest first, optionally only one person's or one kind of event.
+
+    At most ``scan_limit`` entries are read per page, so a filter matching nothing answers
+    quickly; the page then ends early with ``next_before`` set to carry on from there.
+    """
+    found: list[dict[str, str]] = []
+    high = "+" if before is None else f"({before}"
+    scanned = 0
+    try:
+        while len(found) < limit and scanned < scan_limit:
+            chunk: list[Any] = (
+                await engine.store.xrevrange(engine.keys.audit, max=high, min="-", count=CHUNK)
+                or []
+            )
+            if not chunk:
+                return EventPage(found, None)
+            for entry_id, fields in chunk:
+                scanned += 1
+                high = f"({_text(entry_id)}"
+                entry = {_text(k): _text(v) for k, v in fields.items()}
+                if person is not None and entry.get("user") != person:
+                    continue
+                if event is not None and entry.get("event") != event:
+                    continue
+                found.append({"id": _text(entry_id), **entry})
+                if len(found) == limit:
+                    break
+            if len(chunk) < CHUNK and len(found) < limit:
+                return EventPage(found, None)
+    except RedisError as error:
+        raise StoreUnavailable(str(error)) from error
+    return EventPage(found, high[1:])
+
+
+@dataclass(frozen=True, slots=True)
+class Minute:
+    at: int  # epoch seconds of the minute's start
+    peak: int | None  # most slots in use at an admission in that minute; None: no admission
+    admissions: int
+    denials: int
+
+
+async def _day_fields(engine: LicenceEngine, day: int) -> dict[int, dict[str, int]]:
+    try:
+        raw: dict[Any, Any] = await engine.store.hgetall(engine.keys.history(day))
+    except RedisError as error:
+        raise StoreUnavailable(str(error)) from error
+    minutes: dict[int, dict[str, int]] = {}
+    for name, value in raw.items():
+        field = _text(name)
+        minutes.setdefault(int(field[1:]), {})[field[0]] = int(value)
+    return minutes
+
+
+async def minutes(engine: LicenceEngine, *, at: float, count: int = 1440) -> list[Minute]:
+    """The last ``count`` minutes up to ``at`` (epoch seconds), oldest first."""
+    last = int(at) // MINUTE
+    first = last - count + 1
+    recorded: dict[int, dict[str, int]] = {}
+    for day in range(first // 1440, last // 1440 + 1):
+        recorded.update(await _day_fields(engine, day))
+    series = []
+    for minute in range(first, last + 1):
+        fields = recorded.get(minute, {})
+        series.append(
+            Minute(minute * MINUTE, fields.get("p"), fields.get("a", 0), fields.get("d", 0))
+        )
+    return series
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    at: int  # epoch seconds of the day's start (UTC)
+    peak: int  # most slots in use at any admission that day
+    admissions: int
+    denials: int
+
+
+async def days(engine: LicenceEngine, *, at: float, count: int) -> list[Day]:
+    """The last ``count`` days up to ``at``, oldest first."""
+    today = int(at) // DAY
+    series = []
+    for day in range(today - count + 1, today + 1):
+        fields = (await _day_fields(engine, day)).values()
+        series.append(
+            Day(
+                day * DAY,
+                max((f.get("p", 0) for f in fields), default=0),
+                sum(f.get("a", 0) for f in fields),
+                sum(f.get("d", 0) for f in fields),
+            )
+        )
+    return series
