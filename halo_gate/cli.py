@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from .admin.commands import add_commands as add_admin_commands
 from .planner.commands import add_commands as add_planner_commands
 
 Command = Callable[[argparse.Namespace], int]
@@ -18,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_demo_command(sub)
     add_planner_commands(sub)
+    add_admin_commands(sub)
     return parser
 
 

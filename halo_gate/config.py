@@ -38,6 +38,7 @@ DEFAULT_NAMED_SEATS = 0
 DEFAULT_HEARTBEAT_INTERVAL = 60
 DEFAULT_PATH_PREFIX = "/_halo"
 DEFAULT_COOKIE_NAME = "halo_session"
+DEFAULT_CURRENCY = "GBP"
 # Only asymmetric signatures: "none" and HMAC (keyed with the client secret) are never accepted
 # for an ID token, whatever the IdP's discovery document lists.
 ASYMMETRIC_ALGORITHMS = (
@@ -100,6 +101,11 @@ class Settings:
     admins: tuple[str, ...] = ()
     admin_groups: tuple[str, ...] = ()
     metrics_token: Secret | None = None
+    admin_token: Secret | None = None
+    price_named: float | None = None
+    price_concurrent: float | None = None
+    price_named_only: float | None = None
+    currency: str = DEFAULT_CURRENCY
 
     def __repr__(self) -> str:
         shown = []
@@ -301,6 +307,23 @@ def _optional_secret(variable: str, raw: Any) -> Secret | None:
     return _secret(variable, raw)
 
 
+def _price(variable: str, raw: Any) -> float:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise _fail(variable, raw, "Not a number (a price per person per month).") from None
+    if not value >= 0 or value == float("inf"):
+        raise _fail(variable, raw, "A price must be zero or more.")
+    return value
+
+
+def _currency(variable: str, raw: Any) -> str:
+    value = _text(variable, raw).strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", value):
+        raise _fail(variable, raw, "Not a three-letter currency code such as GBP.")
+    return value
+
+
 def _secret_keys(variable: str, raw: Any) -> tuple[Secret, ...]:
     if isinstance(raw, Secret):
         raw = str(raw)
@@ -385,4 +408,9 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "admins": _people,
     "admin_groups": _items,
     "metrics_token": _optional_secret,
+    "admin_token": _optional_secret,
+    "price_named": _price,
+    "price_concurrent": _price,
+    "price_named_only": _price,
+    "currency": _currency,
 }

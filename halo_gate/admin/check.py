@@ -1,0 +1,55 @@
+"""``halo-gate check``: are the settings valid, does the store answer, does the identity
+provider publish its discovery document? Prints the settings with secrets masked."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+import httpx2 as httpx
+
+from ..config import ConfigError, Settings
+from ..licensing import StoreUnavailable
+from .operations import engine_for
+
+TIMEOUT = 5.0
+
+
+async def _problems(settings: Settings) -> list[str]:
+    problems = []
+    engine = engine_for(settings)
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            await engine.ping()
+    except (StoreUnavailable, TimeoutError, OSError) as error:
+        problems.append(f"The licence store at HALO_GATE_REDIS_URL did not answer ({error}).")
+    finally:
+        await engine.store.aclose()
+    url = settings.oidc_issuer.rstrip("/") + "/.well-known/openid-configuration"
+    try:
+        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+            response = await client.get(url)
+        if response.status_code != 200:
+            problems.append(f"The discovery document {url} answered {response.status_code}.")
+        elif "authorization_endpoint" not in response.json():
+            problems.append(f"The discovery document {url} names no authorization_endpoint.")
+    except (httpx.HTTPError, ValueError) as error:
+        problems.append(f"The discovery document {url} could not be read ({error}).")
+    return problems
+
+
+def run_check(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings.load()
+    except ConfigError as error:
+        print(f"halo-gate: {error}", file=sys.stderr)
+        return 1
+    print(repr(settings))
+    print("checking the store and the identity provider…", file=sys.stderr, flush=True)
+    problems = asyncio.run(_problems(settings))
+    for problem in problems:
+        print(f"halo-gate: {problem}", file=sys.stderr)
+    if not problems:
+        print("settings valid; the store and the identity provider answer")
+    return 1 if problems else 0

@@ -1,0 +1,181 @@
+"""What administrators can see and do, as JSON-ready objects: shared by the API and the CLI.
+
+Every figure comes from the engine (and so from the store), never from a worker's memory, so
+every worker and the CLI answer the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import Settings
+from ..licensing import LicenceEngine, connect
+from ..licensing.records import EventPage, days, events, minutes, now
+from .named import named_seats
+
+DEFAULT_PAGE = 50
+MAX_PAGE = 1000
+
+
+def engine_for(settings: Settings) -> LicenceEngine:
+    """The engine for the installation the settings name (the CLI's; the gateway builds its own)."""
+    return LicenceEngine(
+        connect(settings.redis_url),
+        instance=settings.instance,
+        idle_timeout=settings.idle_timeout,
+        session_max_age=settings.session_max_age,
+        named_cooldown=settings.named_cooldown,
+        audit_maxlen=settings.audit_maxlen,
+        history_days=settings.history_days,
+    )
+
+
+class BadRequest(ValueError):
+    """A client's mistake; the message is one sentence naming the parameter."""
+
+
+def page_bounds(offset: str | int | None, limit: str | int | None) -> tuple[int, int]:
+    try:
+        first = int(offset or 0)
+        size = int(limit or DEFAULT_PAGE)
+    except ValueError:
+        raise BadRequest("offset and limit must be whole numbers.") from None
+    if first < 0 or not 1 <= size <= MAX_PAGE:
+        raise BadRequest(f"offset must be 0 or more and limit between 1 and {MAX_PAGE}.")
+    return first, size
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """An action the engine refused, with the answer's JSON and HTTP status."""
+
+    status: int
+    body: dict[str, Any]
+
+
+class Operations:
+    """The administrators' reads and actions on one installation."""
+
+    def __init__(self, engine: LicenceEngine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+
+    async def usage(self) -> dict[str, Any]:
+        """The object of ``GET /_halo/api/usage`` (and ``halo-gate status --json``)."""
+        return (await self.engine.usage()).as_json()
+
+    async def sessions(
+        self, *, search: str = "", offset: int = 0, limit: int = DEFAULT_PAGE
+    ) -> dict[str, Any]:
+        at, live = await self.engine.sessions()
+        needle = search.strip().lower()
+        found = [s for s in live if needle in s.person.lower()] if needle else live
+        return {
+            "sessions": [
+                {
+                    "session_id": s.session_id,
+                    "user": s.person,
+                    "licence": s.licence,
+                    "since": s.since,
+                    "last_seen": s.last_seen,
+                    "expires_at": s.expires_at,
+                }
+                for s in found[offset : offset + limit]
+            ],
+            "total": len(found),
+            "offset": offset,
+            "limit": limit,
+            "now": at,
+        }
+
+    async def end_session(self, session_id: str, *, by: str) -> bool:
+        """End the live session with this id; False when there is none."""
+        _, live = await self.engine.sessions()
+        for session in live:
+            if session.session_id == session_id:
+                return await self.engine.end_session(session.person, session_id, by=by) > 0
+        return False
+
+    async def named(self) -> dict[str, Any]:
+        return await named_seats(self.engine)
+
+    async def assign(self, person: str, *, by: str) -> Refused | dict[str, Any]:
+        person = person.strip().lower()
+        if not person:
+            raise BadRequest("The person to assign a named seat to is empty.")
+        outcome = await self.engine.assign(person, by=by)
+        if outcome != "no_seat":
+            return {"person": person, "outcome": outcome}
+        seats = await named_seats(self.engine)
+        if len(seats["assigned"]) < seats["seats"] and seats["quarantined"]:
+            # A seat exists but is cooling down after being taken from someone else.
+            first = min(seats["quarantined"], key=lambda q: q["until"])
+            return Refused(
+                409,
+                {
+                    "error": "cooldown",
+                    "person": person,
+                    "until": first["until"],
+                    "retry_after": max(1, int(first["until"] - seats["now"])),
+                },
+            )
+        return Refused(409, {"error": "no_seat", "person": person, "seats": seats["seats"]})
+
+    async def unassign(self, person: str, *, by: str) -> bool:
+        return await self.engine.unassign(person.strip().lower(), by=by)
+
+    async def resize(self, body: Any, *, by: str) -> dict[str, int]:
+        if not isinstance(body, dict) or not body.keys() & {"concurrent_seats", "named_seats"}:
+            raise BadRequest("Send a JSON object with concurrent_seats and/or named_seats.")
+        values: dict[str, int | None] = {}
+        for name in ("concurrent_seats", "named_seats"):
+            value = body.get(name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 0
+            ):
+                raise BadRequest(
+                    f"{name} has value {value!r}. It must be a whole number, 0 or more."
+                )
+            values[name] = value
+        concurrent, named = await self.engine.resize(
+            concurrent_seats=values["concurrent_seats"], named_seats=values["named_seats"], by=by
+        )
+        return {"concurrent_seats": concurrent, "named_seats": named}
+
+    async def events(
+        self,
+        *,
+        limit: int = DEFAULT_PAGE,
+        before: str | None = None,
+        person: str | None = None,
+        event: str | None = None,
+    ) -> dict[str, Any]:
+        if before is not None and not _stream_id(before):
+            raise BadRequest(f"before has value {before!r}. It must be an event id.")
+        page: EventPage = await events(
+            self.engine, limit=limit, before=before, person=person or None, event=event or None
+        )
+        return {"events": page.events, "next_before": page.next_before, "limit": limit}
+
+    async def history(self) -> dict[str, Any]:
+        at = await now(self.engine)
+        usage = await self.engine.usage()
+        return {
+            "now": at,
+            "capacity": usage.concurrent_seats,
+            "in_use": usage.in_use,
+            "minutes": [
+                {"at": m.at, "peak": m.peak, "admissions": m.admissions, "denials": m.denials}
+                for m in await minutes(self.engine, at=at)
+            ],
+            "days": [
+                {"at": d.at, "peak": d.peak, "admissions": d.admissions, "denials": d.denials}
+                for d in await days(self.engine, at=at, count=self.settings.history_days)
+            ],
+        }
+
+
+def _stream_id(text: str) -> bool:
+    left, _, right = text.partition("-")
+    return left.isdigit() and (right == "" or right.isdigit())

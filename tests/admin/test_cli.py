@@ -1,0 +1,218 @@
+"""``halo-gate`` administrators' commands against the real Redis: a scripted day exported,
+planned and recommended, and the reading and changing commands."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from halo_gate.cli import main
+from halo_gate.licensing import LicenceEngine
+from tests.conftest import REDIS_URL, drop_instance, unique_instance
+
+IDLE = 1800
+
+
+@pytest.fixture
+def instance(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    name = unique_instance()
+    for variable, value in {
+        "SECRET_KEY": "a-test-signing-key-0123456789",
+        "OIDC_ISSUER": "http://127.0.0.1:9/issuer",
+        "OIDC_CLIENT_ID": "client",
+        "OIDC_CLIENT_SECRET": "secret",
+        "REDIS_URL": REDIS_URL,
+        "INSTANCE": name,
+        "PRICE_NAMED": "100",
+        "PRICE_CONCURRENT": "140",
+    }.items():
+        monkeypatch.setenv("HALO_GATE_" + variable, value)
+    yield name
+
+    async def drop() -> None:
+        store = Redis.from_url(REDIS_URL)
+        await drop_instance(store, name)
+        await store.aclose()
+
+    asyncio.run(drop())
+
+
+def on(instance: str, script: Any) -> Any:
+    """Runs ``script(engine)`` on the installation, on a connection of its own."""
+
+    async def run() -> Any:
+        engine = LicenceEngine(Redis.from_url(REDIS_URL), instance=instance, idle_timeout=IDLE)
+        try:
+            return await script(engine)
+        finally:
+            await engine.store.aclose()
+
+    return asyncio.run(run())
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+async def audit_at(engine: LicenceEngine) -> dict[tuple[str, str], int]:
+    """(event, session) -> the scripts' clock (ms) at that event."""
+    entries: Any = await engine.store.xrange(engine.keys.audit)
+    found = {}
+    for _, fields in entries:
+        f = {k.decode(): v.decode() for k, v in fields.items()}
+        found[(f["event"], f["session"])] = int(f["at"])
+    return found
+
+
+async def scripted_day(engine: LicenceEngine) -> dict[tuple[str, str], int]:
+    await engine.configure(concurrent_seats=3, named_seats=1, named_users=["nan@x.org"])
+    await engine.admit("nan@x.org", "nan-1")
+    for i in range(10):
+        await engine.admit(f"p{i}@x.org", f"p{i}")
+        await engine.release(f"p{i}@x.org", f"p{i}")
+    await engine.admit("ida@x.org", "ida-1")  # idles out
+    await engine.admit("adm@x.org", "adm-1")
+    await engine.end_session("adm@x.org", "adm-1", by="root@x.org")
+    engine.clock_offset += IDLE + 5
+    await engine.usage()  # culls ida and nan
+    return await audit_at(engine)
+
+
+def test_export_of_a_scripted_day_is_exact_and_plan_and_recommend_agree(
+    instance: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    at = on(instance, scripted_day)
+    status, out, err = run_cli(capsys, "export", "--since", "2000-01-01", "--until", "2100-01-01")
+    assert status == 0, err
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0] == ["person", "licence", "start", "end", "end_reason"]
+
+    def iso(ms: int) -> str:
+        from halo_gate.admin.export import iso as to_iso
+
+        return to_iso(ms // 1000)
+
+    expected = [
+        [
+            f"p{i}@x.org",
+            "concurrent",
+            iso(at[("admitted", f"p{i}")]),
+            iso(at[("released", f"p{i}")]),
+            "logout",
+        ]
+        for i in range(10)
+    ]
+    expected.append(
+        [
+            "adm@x.org",
+            "concurrent",
+            iso(at[("admitted", "adm-1")]),
+            iso(at[("ended", "adm-1")]),
+            "admin",
+        ]
+    )
+    idle_rows = {
+        "nan-1": ["nan@x.org", "named"],
+        "ida-1": ["ida@x.org", "concurrent"],
+    }
+    tail = sorted(rows[len(expected) + 1 :])
+    assert rows[1 : len(expected) + 1] == expected
+    assert tail == sorted(
+        [
+            [*who, iso(at[("admitted", sid)]), iso(at[("admitted", sid)] + IDLE * 1000), "idle"]
+            for sid, who in idle_rows.items()
+        ]
+    )
+    assert len(rows) == 1 + 13
+
+    path = tmp_path / "usage.csv"
+    path.write_text(out)
+    status, planned, err = run_cli(
+        capsys,
+        "plan",
+        str(path),
+        "--json",
+        "--price-named",
+        "100",
+        "--price-concurrent",
+        "140",
+        "--current-named",
+        "1",
+        "--current-concurrent",
+        "3",
+    )
+    assert status == 0, err
+    status, recommended, err = run_cli(capsys, "recommend", "--json")
+    assert status == 0, err
+    assert json.loads(recommended) == json.loads(planned)
+
+
+def test_status_json_is_the_usage_object(instance: str, capsys: pytest.CaptureFixture[str]) -> None:
+    async def setup(engine: LicenceEngine) -> Any:
+        await engine.configure(concurrent_seats=4, named_seats=2, named_users=["nan@x.org"])
+        await engine.admit("bob@x.org", "bob-1")
+        return (await engine.usage()).as_json()
+
+    usage = on(instance, setup)
+    status, out, _ = run_cli(capsys, "status", "--json")
+    assert status == 0 and json.loads(out) == usage
+    status, out, _ = run_cli(capsys, "status")
+    assert "1 in use of 4" in out
+
+
+def test_sessions_named_capacity_and_events(
+    instance: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def setup(engine: LicenceEngine) -> None:
+        await engine.configure(concurrent_seats=4, named_seats=1)
+        await engine.admit("bob@x.org", "bob-1")
+        await engine.admit("cat@x.org", "cat-1")
+
+    on(instance, setup)
+    status, out, _ = run_cli(capsys, "sessions", "list", "--json", "--search", "BOB")
+    listed = json.loads(out)
+    assert [s["session_id"] for s in listed["sessions"]] == ["bob-1"]
+    assert set(listed["sessions"][0]) >= {"session_id", "user", "licence", "since", "last_seen"}
+    assert run_cli(capsys, "sessions", "end", "bob-1")[0] == 0
+    status, _, err = run_cli(capsys, "sessions", "end", "bob-1")
+    assert status == 1 and "no live session" in err
+    assert run_cli(capsys, "named", "add", "cat@x.org")[0] == 0
+    status, _, err = run_cli(capsys, "named", "add", "dan@x.org")
+    assert status == 1 and "no named seat" in err
+    status, out, _ = run_cli(capsys, "named", "list", "--json")
+    assert json.loads(out)["assigned"] == [{"person": "cat@x.org", "active": True}]
+    assert run_cli(capsys, "named", "remove", "cat@x.org")[0] == 0
+    status, _, err = run_cli(capsys, "named", "add", "dan@x.org")
+    assert status == 1 and "cools down" in err
+    status, out, _ = run_cli(capsys, "capacity", "set", "--concurrent", "7")
+    assert status == 0 and "concurrent slots 7, named seats 1" in out
+    status, out, _ = run_cli(capsys, "events", "--json", "--event", "resized", "--limit", "1")
+    assert json.loads(out)["reason"] == "cli concurrent=7 named=1"
+    status, out, _ = run_cli(capsys, "events", "--person", "bob@x.org")
+    assert [line.split()[2] for line in out.splitlines()] == ["admitted", "ended"]
+
+
+def test_bad_settings_and_unreachable_parts_are_one_sentence_each(
+    instance: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    status, out, err = run_cli(capsys, "check")
+    assert status == 1
+    assert "'secret'" not in out and "a-test-signing-key" not in out
+    assert "instance=" in out
+    assert "discovery document http://127.0.0.1:9/issuer" in err and "Traceback" not in err
+    monkeypatch.setenv("HALO_GATE_REDIS_URL", "redis://127.0.0.1:9/0")
+    status, _, err = run_cli(capsys, "status")
+    assert status == 1 and err.startswith("halo-gate: the licence store did not answer")
+    monkeypatch.setenv("HALO_GATE_CONCURRENT_SEATS", "many")
+    status, _, err = run_cli(capsys, "status")
+    assert status == 1 and "HALO_GATE_CONCURRENT_SEATS has value 'many'" in err
