@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import pages
+from .admin.ended import EndedListener
 from .config import Settings
 from .cookies import CookieReader
 from .licensing import Decision, LicenceEngine, connect
@@ -100,6 +101,7 @@ class HaloGate:
                 "HALO_GATE_REQUIRE_VERIFIED_EMAIL is false: anyone the identity provider lets "
                 "claim an e-mail address is taken to be its owner."
             )
+        self.ended_listener = EndedListener(self.engine, self._ended_elsewhere)
         if settings.redis_url is None:
             logger.warning(
                 "HALO_GATE_REDIS_URL is not set: using the embedded in-process store. Licences "
@@ -200,6 +202,7 @@ class HaloGate:
         async def wrapped() -> Message:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                self.ended_listener.start()
                 try:
                     async with asyncio.timeout(self.store_timeout):
                         await self.ensure_configured()
@@ -219,7 +222,14 @@ class HaloGate:
 
     async def aclose(self) -> None:
         """Close the store's connections (done at lifespan shutdown)."""
+        await self.ended_listener.stop()
         await self.store.aclose()
+
+    def _ended_elsewhere(self, reason: str, session_ids: list[str]) -> None:
+        """Sessions ended by any worker: refused here from their next request on."""
+        ended = Seen(self.clock(), Decision("ended", None, 0, 0, 0, 0, reason=reason))
+        for session_id in session_ids:
+            self.memory.put(session_id, ended)
 
     async def ensure_configured(self) -> None:
         """Apply the deployment's seats and named people once per worker, before any decision."""
@@ -271,7 +281,7 @@ class HaloGate:
         now = self.clock()
         if seen is not None and seen.refusal is not None:
             if seen.refusal.outcome == "ended":
-                return Gate("login", cookie="")
+                return Gate("login", cookie="", decision=seen.refusal)
             # Passive paths renew nothing, so they repeat the last refusal.
             hold = min(REFUSAL_HOLD, self.settings.heartbeat_interval)
             if passive or now - seen.at < hold:
@@ -362,6 +372,8 @@ class HaloGate:
         html = pages.wants_html(conn.headers)
         if gate.verdict == "login":
             navigation = pages.is_navigation(conn.scope["method"], conn.headers)
+            if navigation and gate.decision and gate.decision.reason in ("admin", "unassigned"):
+                return pages.ended_by_admin(self.login_url(conn))
             return pages.login_required(navigation, self.login_url(conn))
         if gate.verdict == "store_down":
             return pages.store_unavailable(html, retry_url=self._retry_url(conn))

@@ -1,5 +1,5 @@
 """The gateway's own routes under ``HALO_GATE_PATH_PREFIX``: login, callback, logout, me,
-health, ready and the administrators' API."""
+health and ready; the administrators' paths are handed to ``halo_gate.admin``."""
 
 from __future__ import annotations
 
@@ -44,13 +44,17 @@ class OwnRoutes:
             prefix + "/me": self._me,
             prefix + "/health": self._health,
             prefix + "/ready": self._ready,
-            prefix + "/api/usage": self._usage,
         }
+        self.admin = admin.Administration(gate.engine, gate.settings, timeout=gate.store_timeout)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         handler = self._routes.get(scope["path"])
-        if request.method in STATE_CHANGING and not self._same_origin(request):
+        if (
+            request.method in STATE_CHANGING
+            and not self._same_origin(request)
+            and not self.admin.token_admin(request)
+        ):
             response: Response = pages.error(
                 pages.wants_html(request.headers),
                 403,
@@ -59,6 +63,8 @@ class OwnRoutes:
                 "This request did not come from this site, so it was refused.",
                 [("Home", "/")],
             )
+        elif handler is None and self.admin.owns(scope["path"]):
+            response = await self._admin(request)
         elif handler is None:
             response = pages.error(
                 pages.wants_html(request.headers),
@@ -297,17 +303,21 @@ class OwnRoutes:
             return PlainTextResponse("unavailable", status_code=503, headers=pages.NO_STORE)
         return PlainTextResponse("ready", headers=pages.NO_STORE)
 
-    async def _usage(self, request: Request) -> Response:
-        session = await self._signed_in(request)
-        if isinstance(session, Response):
-            return session
-        if not self.gate.is_admin(session):
-            return pages.error(
-                pages.wants_html(request.headers),
-                403,
-                "forbidden",
-                "Administrators only",
-                "This page is for administrators.",
-                [("Home", "/")],
+    async def _admin(self, request: Request) -> Response:
+        """Hands an administrators' path to ``halo_gate.admin`` with who is asking: a bearer
+        token is judged there; a session cookie is checked here like any own route's."""
+        navigation = pages.is_navigation(request.method, request.headers)
+        login_url = self.gate.login_url(request)
+        caller = admin.Caller(None, False, "", login_url, navigation)
+        if admin.bearer(request.headers) is None:
+            session = await self._signed_in(request)
+            if isinstance(session, Response):
+                return session
+            caller = admin.Caller(
+                session.person,
+                self.gate.is_admin(session),
+                self.csrf_token(session),
+                login_url,
+                navigation,
             )
-        return await admin.usage(self.gate.engine, timeout=self.gate.store_timeout)
+        return await self.admin.handle(request, caller)

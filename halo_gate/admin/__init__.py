@@ -1,20 +1,68 @@
-"""Administrators' routes. For now the JSON usage figures; the console comes later."""
+"""The administrators' side: the console, the JSON API, the metrics and the CLI commands.
+
+It calls the licence engine and nothing of the middleware: the gateway's routes hand it each
+request under ``/_halo/admin``, ``/_halo/api/`` and ``/_halo/metrics`` with a ``Caller`` saying
+who sent it.
+"""
 
 from __future__ import annotations
 
-import asyncio
-
-from starlette.responses import JSONResponse, Response
+from starlette.requests import Request
+from starlette.responses import Response
 
 from .. import pages
-from ..licensing import LicenceEngine, StoreUnavailable
+from ..config import Settings
+from ..licensing import LicenceEngine
+from .api import AdminAPI
+from .auth import Caller, bad_token, bearer, refuse, token_matches
+from .operations import Operations
+from .recommend import Recommender
+
+__all__ = ["Administration", "Caller", "bearer"]
+
+TOKEN_USER = "api-token"
 
 
-async def usage(engine: LicenceEngine, *, timeout: float) -> Response:
-    """``GET /_halo/api/usage``: live named and concurrent figures."""
-    try:
-        async with asyncio.timeout(timeout):
-            figures = await engine.usage()
-    except (StoreUnavailable, TimeoutError):
-        return pages.store_unavailable(False, retry_url="")
-    return JSONResponse(figures.as_json(), headers=pages.NO_STORE)
+class Administration:
+    """Everything under the administrators' paths, for one gateway."""
+
+    def __init__(self, engine: LicenceEngine, settings: Settings, *, timeout: float) -> None:
+        self.settings = settings
+        prefix = settings.path_prefix
+        self.ops = Operations(engine, settings)
+        self.recommender = Recommender(engine, settings)
+        self.api = AdminAPI(self.ops, self.recommender, timeout=timeout)
+        self._api_prefix = prefix + "/api/"
+        self._console = prefix + "/admin"
+        self._metrics = prefix + "/metrics"
+
+    def owns(self, path: str) -> bool:
+        return (
+            path.startswith(self._api_prefix)
+            or path == self._console
+            or path.startswith(self._console + "/")
+            or path == self._metrics
+        )
+
+    def token_admin(self, request: Request) -> bool:
+        """Whether the request carries ``HALO_GATE_ADMIN_TOKEN``: an API client, not a browser,
+        so the same-origin check for state changes does not apply to it."""
+        return self.owns(request.url.path) and token_matches(
+            bearer(request.headers), self.settings.admin_token
+        )
+
+    async def handle(self, request: Request, caller: Caller) -> Response:
+        path = request.url.path
+        html = pages.wants_html(request.headers)
+        given = bearer(request.headers)
+        if given is not None:
+            if not token_matches(given, self.settings.admin_token):
+                return bad_token(html)
+            by = TOKEN_USER
+        elif caller.admin and caller.person is not None:
+            by = caller.person
+        else:
+            return refuse(caller, html)
+        if path.startswith(self._api_prefix):
+            return await self.api(request, path[len(self._api_prefix) :], by)
+        return pages.error(html, 404, "not_found", "Not found", "There is no such page.", [])

@@ -145,3 +145,13 @@ def logout_page(
         logout_url=logout_url,
         login_url=login_url,
     )
+
+
+def ended_by_admin(login_url: str) -> HTMLResponse:
+    """The page for a person whose session an administrator has just ended."""
+    return message(
+        401,
+        "Your session was ended",
+        "An administrator ended your session. Sign in again to carry on.",
+        [("Sign in again", login_url)],
+    )
