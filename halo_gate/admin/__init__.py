@@ -7,14 +7,17 @@ who sent it.
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import pages
 from ..config import Settings
-from ..licensing import LicenceEngine
+from ..licensing import LicenceEngine, StoreUnavailable
 from .api import AdminAPI
 from .auth import Caller, bad_token, bearer, refuse, token_matches
+from .metrics import Metrics
 from .operations import Operations
 from .recommend import Recommender
 
@@ -32,6 +35,8 @@ class Administration:
         self.ops = Operations(engine, settings)
         self.recommender = Recommender(engine, settings)
         self.api = AdminAPI(self.ops, self.recommender, timeout=timeout)
+        self.metrics = Metrics(engine)
+        self.timeout = timeout
         self._api_prefix = prefix + "/api/"
         self._console = prefix + "/admin"
         self._metrics = prefix + "/metrics"
@@ -56,13 +61,25 @@ class Administration:
         html = pages.wants_html(request.headers)
         given = bearer(request.headers)
         if given is not None:
-            if not token_matches(given, self.settings.admin_token):
+            if token_matches(given, self.settings.admin_token):
+                by = TOKEN_USER
+            elif path == self._metrics and token_matches(given, self.settings.metrics_token):
+                by = TOKEN_USER
+            else:
                 return bad_token(html)
-            by = TOKEN_USER
         elif caller.admin and caller.person is not None:
             by = caller.person
         else:
             return refuse(caller, html)
         if path.startswith(self._api_prefix):
             return await self.api(request, path[len(self._api_prefix) :], by)
+        if path == self._metrics:
+            return await self._scrape()
         return pages.error(html, 404, "not_found", "Not found", "There is no such page.", [])
+
+    async def _scrape(self) -> Response:
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await self.metrics.response()
+        except (StoreUnavailable, TimeoutError, OSError):
+            return pages.store_unavailable(False, retry_url="")

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal
@@ -151,6 +152,9 @@ class LicenceEngine:
         # The last settings configure() applied, applied again if the store loses them.
         self._deployment: tuple[int, int, tuple[str, ...]] = (0, 0, ())
         self._scripts = {name: _load(name) for name in SCRIPT_NAMES}
+        # Per process, for the metrics: calls the store failed, and a hook timing each call.
+        self.store_errors = 0
+        self.timer: Callable[[float], None] | None = None
         self._shas = {name: _sha1(source) for name, source in self._scripts.items()}
 
     def _packed_settings(self) -> bytes:
@@ -165,6 +169,15 @@ class LicenceEngine:
         # encoding work per call close to a PING's; the script is loaded again after NOSCRIPT
         # (a restarted or failed-over server).
         key = self.keys.config if person is None else self.keys.sessions(person)
+        if self.timer is not None:
+            started = time.perf_counter()
+            try:
+                return await self._call(name, key, args)
+            finally:
+                self.timer(time.perf_counter() - started)
+        return await self._call(name, key, args)
+
+    async def _call(self, name: str, key: str, args: tuple[str | int, ...]) -> Any:
         try:
             try:
                 return await self.store.evalsha(
@@ -178,8 +191,10 @@ class LicenceEngine:
         except ResponseError as error:
             if str(error).startswith("UNCONFIGURED"):
                 raise _Unconfigured(str(error)) from error
+            self.store_errors += 1
             raise StoreUnavailable(str(error)) from error
         except RedisError as error:
+            self.store_errors += 1
             raise StoreUnavailable(str(error)) from error
 
     @staticmethod
@@ -323,6 +338,16 @@ class LicenceEngine:
                 )
             )
         return int(reply[0]) / 1000, found
+
+    async def counters(self) -> dict[str, int]:
+        """The installation's counters since it began: ``admitted:<licence>``,
+        ``denied:<reason>`` and ``released:<cause>``."""
+        try:
+            raw: dict[Any, Any] = await self.store.hgetall(self.keys.key("counters"))
+        except RedisError as error:
+            self.store_errors += 1
+            raise StoreUnavailable(str(error)) from error
+        return {_text(name): int(value) for name, value in raw.items()}
 
     async def ping(self) -> bool:
         try:

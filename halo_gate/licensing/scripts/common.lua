@@ -13,6 +13,8 @@
 --   sessions:P  HASH  person P's sessions: id -> "expiry created" (ms)
 --   history:D   HASH  day D's per-minute usage: pM (peak in use), aM (admissions), dM (denials)
 --   record:D    LIST  sessions closed on day D, one entry each (see closed())
+--   counters    HASH  since the installation began: admitted:<licence>, denied:<reason>,
+--                     released:<cause> (the metrics' counters)
 -- ARGV[1] packs the settings, '|'-separated: key prefix ("{tag}:"), clock offset (ms, added to
 -- Redis TIME; 0 outside tests), idle timeout (ms), session max age (ms), audit stream cap,
 -- history retention (s), named seat cooldown (ms). ARGV[2..] are the decision's own.
@@ -65,6 +67,11 @@ local function audit(event, person, licence, session, reason, used)
   redis.call('XADD', K_AUDIT, 'MAXLEN', AUDIT_CAP, '*', 'event', event, 'at', NOW,
     'user', person, 'licence', licence, 'session', session, 'reason', reason or '',
     'in_use', used or in_use(), 'capacity', cap)
+  if event == 'admitted' then
+    redis.call('HINCRBY', PREFIX .. 'counters', 'admitted:' .. licence, 1)
+  elseif event == 'denied' then
+    redis.call('HINCRBY', PREFIX .. 'counters', 'denied:' .. (reason or ''), 1)
+  end
 end
 
 -- Per-minute usage history: admissions ('a') or denials ('d'), and the peak in use, which
@@ -96,6 +103,7 @@ local function closed(person, licence, value, ended, reason)
     REASON_CODES[reason] .. string.sub(licence, 1, 1) .. person
   local key = PREFIX .. 'record:' .. math.floor(ended / 86400000)
   if redis.call('RPUSH', key, entry) == 1 then redis.call('EXPIRE', key, HISTORY_TTL) end
+  redis.call('HINCRBY', PREFIX .. 'counters', 'released:' .. reason, 1)
 end
 
 local function end_marker(session)
