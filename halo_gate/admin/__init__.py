@@ -17,6 +17,7 @@ from ..config import Settings
 from ..licensing import LicenceEngine, StoreUnavailable
 from .api import AdminAPI
 from .auth import Caller, bad_token, bearer, refuse, token_matches
+from .console import Console
 from .metrics import Metrics
 from .operations import Operations
 from .recommend import Recommender
@@ -36,6 +37,7 @@ class Administration:
         self.recommender = Recommender(engine, settings)
         self.api = AdminAPI(self.ops, self.recommender, timeout=timeout)
         self.metrics = Metrics(engine)
+        self.console = Console(self.ops, prefix)
         self.timeout = timeout
         self._api_prefix = prefix + "/api/"
         self._console = prefix + "/admin"
@@ -75,6 +77,8 @@ class Administration:
             return await self.api(request, path[len(self._api_prefix) :], by)
         if path == self._metrics:
             return await self._scrape()
+        if path == self._console or path.startswith(self._console + "/"):
+            return await self._console_call(request, caller, by)
         return pages.error(html, 404, "not_found", "Not found", "There is no such page.", [])
 
     async def _scrape(self) -> Response:
@@ -83,3 +87,12 @@ class Administration:
                 return await self.metrics.response()
         except (StoreUnavailable, TimeoutError, OSError):
             return pages.store_unavailable(False, retry_url="")
+
+    async def _console_call(self, request: Request, caller: Caller, by: str) -> Response:
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await self.console(request, caller, by)
+        except (StoreUnavailable, TimeoutError, OSError):
+            return pages.store_unavailable(
+                pages.wants_html(request.headers), retry_url=self._console
+            )

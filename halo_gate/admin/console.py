@@ -1,0 +1,123 @@
+"""The console at ``/_halo/admin``: one page that polls the JSON API for its live figures, and
+the form posts behind its buttons (end a session, assign or unassign a seat, resize).
+
+Every button is a form carrying the session's CSRF token, so the console works without
+script; with script the page sends the same forms in the background and redraws. The page
+loads nothing from elsewhere, and its Content-Security-Policy says so to the browser.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+from urllib.parse import parse_qsl, quote
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from .. import pages
+from .auth import Caller
+from .operations import BadRequest, Operations, Refused
+
+# Nothing from outside the gateway: scripts and styles are inline, data comes from our API.
+CSP = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
+ACTIONS = ("end", "assign", "unassign", "capacity")
+
+
+class Console:
+    def __init__(self, ops: Operations, prefix: str) -> None:
+        self.ops = ops
+        self.prefix = prefix
+        self.path = prefix + "/admin"
+
+    async def __call__(self, request: Request, caller: Caller, by: str) -> Response:
+        action = request.url.path[len(self.path) :].strip("/")
+        if action == "":
+            if request.method not in ("GET", "HEAD"):
+                return self._status(
+                    request, 405, "method_not_allowed", "The console is read by GET."
+                )
+            return self._page(caller, by, request.query_params.get("message", "")[:300])
+        if action not in ACTIONS:
+            return self._status(request, 404, "not_found", "There is no such console action.")
+        if request.method != "POST":
+            return self._status(request, 405, "method_not_allowed", "Console actions are POSTed.")
+        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+        if caller.csrf_token and not hmac.compare_digest(
+            form.get("csrf_token", ""), caller.csrf_token
+        ):
+            return self._status(
+                request, 403, "csrf", "The form was out of date. Reload the console and try again."
+            )
+        try:
+            status, text = await self._act(action, form, by)
+        except BadRequest as error:
+            status, text = 400, str(error)
+        return self._status(request, status, "done" if status == 200 else "refused", text)
+
+    def _page(self, caller: Caller, by: str, message: str) -> Response:
+        settings = self.ops.settings
+        response = pages.render(
+            "admin.html",
+            200,
+            title="Licences",
+            who=by,
+            csrf_token=caller.csrf_token,
+            api=self.prefix + "/api",
+            console=self.path,
+            logout_url=self.prefix + "/logout",
+            currency=settings.currency,
+            cooldown=settings.named_cooldown,
+            message=message,
+        )
+        response.headers["Content-Security-Policy"] = CSP
+        return response
+
+    async def _act(self, action: str, form: dict[str, str], by: str) -> tuple[int, str]:
+        if action == "end":
+            session_id = form.get("session_id", "")
+            if not await self.ops.end_session(session_id, by=by):
+                return 404, "That session has already ended."
+            return 200, "Session ended."
+        if action == "assign":
+            answer = await self.ops.assign(form.get("person", ""), by=by)
+            if isinstance(answer, Refused):
+                return 409, _refusal(answer)
+            return 200, f"{answer['person']}: named seat {answer['outcome']}."
+        if action == "unassign":
+            person = form.get("person", "")
+            if not await self.ops.unassign(person, by=by):
+                return 404, f"{person} holds no named seat."
+            return 200, f"{person}: seat taken back; it cools down before anyone else takes it."
+        body: dict[str, Any] = {}
+        for name in ("concurrent_seats", "named_seats"):
+            value = form.get(name, "").strip()
+            if value:
+                if not value.isdigit():
+                    raise BadRequest(f"{name} has value {value!r}. It must be a whole number.")
+                body[name] = int(value)
+        result = await self.ops.resize(body, by=by)
+        return 200, (
+            f"Now {result['concurrent_seats']} concurrent slots and "
+            f"{result['named_seats']} named seats."
+        )
+
+    def _status(self, request: Request, status: int, code: str, text: str) -> Response:
+        if pages.wants_html(request.headers):
+            # A form posted without script: back to the console, with the outcome shown there.
+            target = f"{self.path}?message={quote(text)}"
+            return RedirectResponse(target, status_code=303, headers=pages.NO_STORE)
+        body = {"message": text} if status == 200 else {"error": code, "message": text}
+        return JSONResponse(body, status_code=status, headers=pages.NO_STORE)
+
+
+def _refusal(answer: Refused) -> str:
+    body = answer.body
+    if body["error"] == "cooldown":
+        minutes = max(1, round(body["retry_after"] / 60))
+        return f"No seat for {body['person']}: the free seat cools down for {minutes} more minutes."
+    return f"No named seat is free for {body['person']}."
