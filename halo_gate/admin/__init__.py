@@ -54,12 +54,12 @@ class Administration:
     def token_admin(self, request: Request) -> bool:
         """Whether the request carries ``HALO_GATE_ADMIN_TOKEN``: an API client, not a browser,
         so the same-origin check for state changes does not apply to it."""
-        return self.owns(request.url.path) and token_matches(
+        return self.owns(request.scope["path"]) and token_matches(
             bearer(request.headers), self.settings.admin_token
         )
 
     async def handle(self, request: Request, caller: Caller) -> Response:
-        path = request.url.path
+        path = request.scope["path"]
         html = pages.wants_html(request.headers)
         given = bearer(request.headers)
         if given is not None:

@@ -35,7 +35,7 @@ class Console:
         self.path = prefix + "/admin"
 
     async def __call__(self, request: Request, caller: Caller, by: str) -> Response:
-        action = request.url.path[len(self.path) :].strip("/")
+        action = request.scope["path"][len(self.path) :].strip("/")
         if action == "":
             if request.method not in ("GET", "HEAD"):
                 return self._status(
