@@ -169,15 +169,8 @@ class LicenceEngine:
         # encoding work per call close to a PING's; the script is loaded again after NOSCRIPT
         # (a restarted or failed-over server).
         key = self.keys.config if person is None else self.keys.sessions(person)
-        if self.timer is not None:
-            started = time.perf_counter()
-            try:
-                return await self._call(name, key, args)
-            finally:
-                self.timer(time.perf_counter() - started)
-        return await self._call(name, key, args)
-
-    async def _call(self, name: str, key: str, args: tuple[str | int, ...]) -> Any:
+        timer = self.timer
+        started = time.perf_counter() if timer is not None else 0.0
         try:
             try:
                 return await self.store.evalsha(
@@ -196,6 +189,9 @@ class LicenceEngine:
         except RedisError as error:
             self.store_errors += 1
             raise StoreUnavailable(str(error)) from error
+        finally:
+            if timer is not None:
+                timer(time.perf_counter() - started)
 
     @staticmethod
     def _decision(reply: list[Any]) -> Decision:

@@ -7,6 +7,9 @@ import asyncio
 import csv
 import io
 import json
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -216,3 +219,23 @@ def test_bad_settings_and_unreachable_parts_are_one_sentence_each(
     monkeypatch.setenv("HALO_GATE_CONCURRENT_SEATS", "many")
     status, _, err = run_cli(capsys, "status")
     assert status == 1 and "HALO_GATE_CONCURRENT_SEATS has value 'many'" in err
+
+
+def test_events_follow_prints_new_events_as_they_come(instance: str) -> None:
+    async def admit(engine: LicenceEngine, who: str) -> None:
+        await engine.configure(concurrent_seats=4, named_seats=0)
+        await engine.admit(who, who + "-1")
+
+    on(instance, lambda engine: admit(engine, "first@x.org"))
+    command = [sys.executable, "-m", "halo_gate.cli", "events", "--follow", "--event", "admitted"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as follower:
+        assert follower.stdout is not None
+        watchdog = threading.Timer(30, follower.kill)  # a hung follower fails, never hangs
+        watchdog.start()
+        try:
+            assert "first@x.org" in follower.stdout.readline().decode()
+            on(instance, lambda engine: admit(engine, "later@x.org"))
+            assert "later@x.org" in follower.stdout.readline().decode()
+        finally:
+            watchdog.cancel()
+            follower.kill()
