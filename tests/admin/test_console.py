@@ -157,6 +157,18 @@ async def test_the_console_lives_in_a_real_browser(
     await page.set_viewport_size({"width": 390, "height": 844})
     await page.screenshot(path=str(ARTEFACTS / "console-phone.png"), full_page=True)
 
+    # A pool of 5,000 keeps a handful of round labels on the axis.
+    await page.fill("#f-concurrent", "5000")
+    await page.get_by_role("button", name="Save").click()
+    await wait_for(lambda: text_is(page, "#c-seats", "5,000"), "the pool resized to 5,000")
+
+    async def axis_is_round() -> bool:
+        labels = await page.locator("#chart-day text").all_text_contents()
+        ticks = [int(t.replace(",", "")) for t in labels if t.replace(",", "").isdigit()]
+        return 5000 <= max(ticks) <= 10000 and len(ticks) <= 6 and all(t % 1000 == 0 for t in ticks)
+
+    await wait_for(axis_is_round, "an axis up to 5,000")
+
     assert navigations == [site.url + "/_halo/admin"]  # every change came without a reload
     assert requested and all(url.startswith(site.url + "/_halo/") for url in requested), requested
     await context.close()

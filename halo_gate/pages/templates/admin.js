@@ -218,7 +218,7 @@
     } finally {
       button.disabled = false;
     }
-    refresh(usage, sessions, named);
+    refresh(usage, sessions, named, history);
   });
 
   let typing;
