@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from starlette.datastructures import Secret
 
+from .identity import settings as identity_parsers
 from .licensing.engine import (
     DEFAULT_AUDIT_MAXLEN,
     DEFAULT_HISTORY_DAYS,
@@ -28,6 +29,8 @@ from .licensing.engine import (
 PREFIX = "HALO_GATE_"
 
 OnStoreError = Literal["deny", "allow"]
+IdentitySource = Literal["oidc", "header", "jwt", "app"]
+JWTPreset = Literal["pomerium", "cloudflare-access", "google-iap", "aws-alb"]
 
 DEFAULT_OIDC_SCOPES = "openid email profile"
 DEFAULT_INSTANCE = "default"
@@ -69,9 +72,10 @@ class Settings:
     """Everything ``HaloGate`` is configured with; field name = variable name without prefix."""
 
     secret_key: tuple[Secret, ...]
-    oidc_issuer: str
-    oidc_client_id: str
-    oidc_client_secret: Secret
+    # Required when the identity source is OIDC (the default), unused otherwise.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: Secret = Secret("")
     oidc_scopes: str = DEFAULT_OIDC_SCOPES
     public_url: str | None = None
     redis_url: str | None = None
@@ -106,6 +110,18 @@ class Settings:
     price_concurrent: float | None = None
     price_named_only: float | None = None
     currency: str = DEFAULT_CURRENCY
+    # Who the person is, when the login is not halo-gate's own (see ``halo_gate.identity``).
+    identity: IdentitySource = "oidc"
+    trusted_proxies: tuple[str, ...] = ()
+    user_header: str = "X-Forwarded-Email"
+    groups_header: str = "X-Forwarded-Groups"
+    jwt_header: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_audience: tuple[str, ...] = ()
+    jwt_issuer: str | None = None
+    jwt_algorithms: tuple[str, ...] = ()  # empty: the preset's, else ES256,RS256
+    jwt_preset: JWTPreset | None = None
+    logout_url: str | None = None
 
     def __repr__(self) -> str:
         shown = []
@@ -135,7 +151,10 @@ class Settings:
                 continue
             parse: Callable[[str, Any], Any] = _PARSERS.get(name, _text)
             values[name] = parse(variable, raw)
-        for name in ("secret_key", "oidc_issuer", "oidc_client_id", "oidc_client_secret"):
+        required = ["secret_key"]
+        if values.get("identity", "oidc") == "oidc":
+            required += ["oidc_issuer", "oidc_client_id", "oidc_client_secret"]
+        for name in required:
             if name not in values:
                 raise ConfigError(f"{PREFIX}{name.upper()} is required but not set.")
         settings = cls(**values)
@@ -163,6 +182,7 @@ class Settings:
                 f"{PREFIX}NAMED_USERS lists {len(self.named_users)} people but "
                 f"{PREFIX}NAMED_SEATS has value '{self.named_seats}'."
             )
+        identity_parsers.check(self)
 
     @property
     def signing_keys(self) -> list[str]:
@@ -413,4 +433,15 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "price_concurrent": _price,
     "price_named_only": _price,
     "currency": _currency,
+    "identity": identity_parsers.source,
+    "trusted_proxies": identity_parsers.networks,
+    "user_header": identity_parsers.header_name,
+    "groups_header": identity_parsers.header_name,
+    "jwt_header": identity_parsers.header_name,
+    "jwt_jwks_url": _optional_url,
+    "jwt_audience": _items,
+    "jwt_issuer": _optional_url,
+    "jwt_algorithms": identity_parsers.algorithms,
+    "jwt_preset": identity_parsers.preset,
+    "logout_url": identity_parsers.logout_url,
 }

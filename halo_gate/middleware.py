@@ -19,10 +19,13 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import identity as identity_sources
 from . import pages
 from .admin.ended import EndedListener
 from .config import Settings
 from .cookies import CookieReader
+from .identity.flow import RequestIdentity
+from .identity.flow import refusal as identity_refusal
 from .licensing import Decision, LicenceEngine, connect
 from .oidc import OIDCClient
 from .paths import PathPrefixes, request_target
@@ -45,8 +48,18 @@ WS_TRY_AGAIN_LATER = 1013
 class HaloGate:
     """Licence-enforcing login gateway: ``app = HaloGate(app, **settings)``."""
 
-    def __init__(self, app: ASGIApp, **overrides: Any) -> None:
-        self.app = app
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        identity: str | identity_sources.Resolver | None = None,
+        **overrides: Any,
+    ) -> None:
+        resolver = None
+        if callable(identity):
+            resolver, identity = identity, "app"
+        if identity is not None:
+            overrides["identity"] = identity
         self.settings = settings = Settings.load(**overrides)
         self.store = connect(settings.redis_url)
         self.engine = LicenceEngine(
@@ -102,6 +115,11 @@ class HaloGate:
                 "claim an e-mail address is taken to be its owner."
             )
         self.ended_listener = EndedListener(self.engine, self._ended_elsewhere)
+        # Who the request names, when the login is not ours; None with OIDC, whose cookie
+        # alone names the person (so the requests between heartbeats stay as they are).
+        source = identity_sources.build(settings, resolver)
+        self.app = app if source is None else source.wrap(app)
+        self.asked = None if source is None else RequestIdentity(self, source)
         if settings.redis_url is None:
             logger.warning(
                 "HALO_GATE_REDIS_URL is not set: using the embedded in-process store. Licences "
@@ -139,9 +157,16 @@ class HaloGate:
             if kind == "websocket":
                 await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION})
                 return
-            await self.routes(scope, receive, send)
+            if self.asked is None or not await self.asked.own_route(scope, receive, send):
+                await self.routes(scope, receive, send)
             return
         session = self.codec.decode(self.read_cookie(scope))
+        if self.asked is not None:
+            asked = await self.asked(scope, session, public=path in self._public)
+            if isinstance(asked, Gate):
+                await self._answer(asked, scope, receive, send)
+                return
+            session = asked
         if path in self._public:
             # No licence is needed here, but an ended session is not handed on as signed in.
             verified = True
@@ -160,16 +185,21 @@ class HaloGate:
             self._hand_on(scope, session)
             await self.app(scope, receive, send)
             return
-        gate = await self._decide(session, passive=passive)
+        await self._answer(await self._decide(session, passive=passive), scope, receive, send)
+
+    async def _answer(self, gate: Gate, scope: Scope, receive: Receive, send: Send) -> None:
         if gate.verdict == "pass":
             assert gate.session is not None
             self._hand_on(scope, gate.session, verified=gate.verified)
             if gate.cookie is not None:
                 send = self._with_cookie(send, gate.cookie)
             await self.app(scope, receive, send)
-        elif kind == "websocket":
-            code = WS_POLICY_VIOLATION if gate.verdict in ("login", "no_licence") else None
-            await send({"type": "websocket.close", "code": code or WS_TRY_AGAIN_LATER})
+        elif gate.verdict == "anonymous":
+            await self.app(scope, receive, send)
+        elif scope["type"] == "websocket":
+            refused = gate.verdict in ("login", "no_licence", "unidentified", "bad_identity")
+            code = WS_POLICY_VIOLATION if refused else WS_TRY_AGAIN_LATER
+            await send({"type": "websocket.close", "code": code})
         else:
             response = self.refusal(HTTPConnection(scope), gate)
             if gate.cookie is not None:
@@ -369,6 +399,8 @@ class HaloGate:
     # Responses
 
     def refusal(self, conn: HTTPConnection, gate: Gate) -> Response:
+        if gate.verdict in ("unidentified", "bad_identity"):
+            return identity_refusal(conn, gate)
         html = pages.wants_html(conn.headers)
         if gate.verdict == "login":
             navigation = pages.is_navigation(conn.scope["method"], conn.headers)

@@ -55,7 +55,18 @@ class LicensedUser(BaseUser):
         return f"LicensedUser({self.identity!r}, licence={self.licence!r})"
 
 
-Verdict = Literal["pass", "login", "pool_full", "no_licence", "store_down"]
+# "anonymous": handed to the application untouched; "unidentified" and "bad_identity": the
+# request names nobody, or a person who cannot be believed (see ``halo_gate.identity``).
+Verdict = Literal[
+    "pass",
+    "login",
+    "pool_full",
+    "no_licence",
+    "store_down",
+    "anonymous",
+    "unidentified",
+    "bad_identity",
+]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,176 @@
+"""``HALO_GATE_IDENTITY=header``: a trusted proxy's headers, end to end over real sockets.
+
+The gateway listens on 127.0.0.1 and trusts only 127.0.0.1; the untrusted peer is the same
+machine connecting from 127.0.0.2, so trust is judged on the real peer address.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from halo_gate import ConfigError, HaloGate
+from tests.gateway.conftest import SECRET
+from tests.identity.conftest import shower
+
+JSON = {"accept": "application/json"}
+HTML = {"accept": "text/html"}
+
+
+def peer(address: str, *, cookies: bool = True) -> httpx.AsyncClient:
+    transport = httpx.AsyncHTTPTransport(local_address=address)
+    client = httpx.AsyncClient(transport=transport, headers=JSON)
+    if not cookies:
+        # A client that never keeps cookies: every request starts without one.
+        client.cookies = _NoJar()
+    return client
+
+
+class _NoJar(httpx.Cookies):
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+async def header_site(gateway: Any, **overrides: Any) -> Any:
+    settings: dict[str, Any] = {
+        "identity": "header",
+        "trusted_proxies": "127.0.0.1/32",
+        "concurrent_seats": 1,
+        "logout_url": "https://proxy.example/oauth2/sign_out",
+        **overrides,
+    }
+    return gateway(**settings)
+
+
+async def test_a_trusted_proxy_names_the_person_and_the_app_never_sees_the_headers(
+    gateway: Any,
+) -> None:
+    site = await header_site(gateway)
+    async with peer("127.0.0.1") as proxy:
+        response = await proxy.get(
+            site.url + "/whoami",
+            headers={"X-Forwarded-Email": "Ann@Example.com", "X-Forwarded-Groups": "hr, ops"},
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["user"] == "ann@example.com"
+        assert body["licence"] == "concurrent"
+        assert body["groups"] == ["hr", "ops"]
+        assert "x-forwarded-email" not in body["headers"]
+        assert "x-forwarded-groups" not in body["headers"]
+        assert proxy.cookies.get("halo_session")
+    assert (await site.engine.usage()).in_use == 1
+
+
+async def test_a_client_without_cookies_shares_one_session_per_person(gateway: Any) -> None:
+    site = await header_site(gateway, concurrent_seats=2)
+    async with peer("127.0.0.1", cookies=False) as proxy:
+        ids = set()
+        for _ in range(5):
+            response = await proxy.get(site.url + "/", headers={"X-Forwarded-Email": "ann@x.org"})
+            assert response.status_code == 200, response.text
+            ids.add(response.json()["session_id"])
+    assert len(ids) == 1
+    sessions = await site.engine.store.hlen(
+        f"{{halo:{site.gate.settings.instance}}}:sessions:ann@x.org"
+    )
+    assert sessions == 1
+    assert (await site.engine.usage()).in_use == 1
+
+
+async def test_the_pool_is_enforced_and_a_changed_person_drops_the_cookie(gateway: Any) -> None:
+    site = await header_site(gateway)
+    async with peer("127.0.0.1") as proxy:
+        ann = {"X-Forwarded-Email": "ann@x.org"}
+        assert (await proxy.get(site.url + "/", headers=ann)).status_code == 200
+        bob = await proxy.get(site.url + "/", headers={"X-Forwarded-Email": "bob@x.org"})
+        # The cookie is ann's, the request is bob's: bob is asked about, and the pool is full.
+        assert bob.status_code == 503
+        assert bob.json()["error"] == "pool_full"
+        assert (await site.engine.usage()).in_use == 1
+
+        out = await proxy.get(site.url + "/_halo/logout", headers=ann)
+        assert out.status_code == 303
+        assert out.headers["location"] == "https://proxy.example/oauth2/sign_out"
+        assert (await site.engine.usage()).in_use == 0
+
+        site.shift_clock(6)  # a refused person is asked about again after the refusal's hold
+        bob = await proxy.get(site.url + "/", headers={"X-Forwarded-Email": "bob@x.org"})
+        assert bob.status_code == 200
+        assert bob.json()["user"] == "bob@x.org"
+        # Ann's old cookie with bob's request is bob, never ann.
+        ann_again = await proxy.get(site.url + "/", headers=ann)
+        assert ann_again.status_code == 503
+
+
+async def test_an_untrusted_peer_is_refused_with_400_and_nobody_is_admitted(
+    gateway: Any,
+) -> None:
+    site = await header_site(gateway)
+    async with peer("127.0.0.2") as stranger:
+        forged = {"X-Forwarded-Email": "boss@x.org"}
+        response = await stranger.get(site.url + "/", headers=forged)
+        assert response.status_code == 400
+        assert response.json()["error"] == "bad_identity"
+        page = await stranger.get(site.url + "/", headers={**forged, **HTML})
+        assert page.status_code == 400
+        assert page.headers["content-type"].startswith("text/html")
+        groups_only = await stranger.get(site.url + "/", headers={"X-Forwarded-Groups": "admin"})
+        assert groups_only.status_code == 400
+        own = await stranger.get(site.url + "/_halo/me", headers=forged)
+        assert own.status_code == 400
+        # Without identity headers the stranger is simply not signed in.
+        anonymous = await stranger.get(site.url + "/")
+        assert anonymous.status_code == 401
+        assert anonymous.json()["error"] == "login_required"
+    assert (await site.engine.usage()).in_use == 0
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("X_Forwarded_Email", "boss@x.org")],
+        [("x_forwarded-email", "boss@x.org")],
+        [("X-Forwarded-Email", "ann@x.org"), ("X-Forwarded-Email", "boss@x.org")],
+        [("X-Forwarded-Email", "ann@x.org"), ("X_Forwarded_Email", "boss@x.org")],
+        [("X-Forwarded-Email", "ann@x.org"), ("X-Forwarded_Groups", "admin")],
+    ],
+)
+async def test_header_name_variants_and_repeats_are_refused_even_from_the_proxy(
+    gateway: Any, headers: list[tuple[str, str]]
+) -> None:
+    site = await header_site(gateway)
+    async with peer("127.0.0.1") as proxy:
+        response = await proxy.get(site.url + "/", headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "bad_identity"
+    assert (await site.engine.usage()).in_use == 0
+
+
+async def test_public_paths_are_served_without_admission_and_without_the_headers(
+    gateway: Any,
+) -> None:
+    site = await header_site(gateway)
+    async with peer("127.0.0.1") as proxy:
+        response = await proxy.get(site.url + "/public/x", headers={"X-Forwarded-Email": "a@x"})
+    assert response.status_code == 200
+    assert response.json()["user"] is None
+    assert "x-forwarded-email" not in response.json()["headers"]
+    assert (await site.engine.usage()).in_use == 0
+
+
+def test_startup_refuses_header_identity_without_trusted_proxies() -> None:
+    with pytest.raises(ConfigError, match="HALO_GATE_TRUSTED_PROXIES is required"):
+        HaloGate(shower(), secret_key=SECRET, identity="header")
+    with pytest.raises(ConfigError, match="HALO_GATE_TRUSTED_PROXIES has value"):
+        HaloGate(shower(), secret_key=SECRET, identity="header", trusted_proxies="10.0.0.300")
+    with pytest.raises(ConfigError, match="HALO_GATE_USER_HEADER has value"):
+        HaloGate(
+            shower(),
+            secret_key=SECRET,
+            identity="header",
+            trusted_proxies="10.0.0.0/8",
+            user_header="X_Email",
+        )
