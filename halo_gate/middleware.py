@@ -117,7 +117,7 @@ class HaloGate:
         self.ended_listener = EndedListener(self.engine, self._ended_elsewhere)
         # Who the request names, when the login is not ours; None with OIDC, whose cookie
         # alone names the person (so the requests between heartbeats stay as they are).
-        source = identity_sources.build(settings, resolver)
+        source = identity_sources.build(settings, self.clock, resolver)
         self.app = app if source is None else source.wrap(app)
         self.asked = None if source is None else RequestIdentity(self, source)
         if settings.redis_url is None:

@@ -34,6 +34,10 @@ class Refused(Exception):
     log only: the client is told no more than that its identity was refused."""
 
 
+class SourceUnavailable(Exception):
+    """The source cannot check identities just now (its keys cannot be fetched)."""
+
+
 # What a source's verdict is for a request that names nobody: "unidentified" is refused (401),
 # "anonymous" goes to the application untouched (its own login page deals with it).
 Unnamed = Literal["unidentified", "anonymous"]
@@ -61,12 +65,18 @@ def person_of(value: str) -> str:
     return value.strip().lower()
 
 
-def build(settings: Settings, resolver: Resolver | None = None) -> Source | None:
+def build(
+    settings: Settings, clock: Callable[[], float], resolver: Resolver | None = None
+) -> Source | None:
     """The configured source, or None for OIDC (the cookie alone names the person)."""
     if settings.identity == "header":
         from .header import HeaderSource
 
         return HeaderSource(settings)
+    if settings.identity == "jwt":
+        from .jwt import JWTSource
+
+        return JWTSource(settings, clock)
     if settings.identity == "app":
         from .app import AppSource
 

@@ -28,7 +28,7 @@ from ..licensing import Decision
 from ..paths import local_path
 from ..session import Seen, Session
 from ..verdict import ENDED, STORE_ERRORS, Gate
-from . import Person, Refused, Source
+from . import Person, Refused, Source, SourceUnavailable
 
 if TYPE_CHECKING:
     from ..middleware import HaloGate
@@ -70,6 +70,9 @@ class RequestIdentity:
         except Refused as refused:
             logger.warning("identity refused: %s", refused)
             return Gate("bad_identity")
+        except SourceUnavailable as error:
+            logger.warning("identity not checked: %s", error)
+            return Gate("store_down")
         if named is None:
             return None if public else Gate(self.source.unnamed)
         if session is not None and session.person == named.person:
@@ -118,12 +121,16 @@ class RequestIdentity:
         """Answers the gateway's own routes that differ when the login is not ours; False for
         the others, which the usual routes answer."""
         path = scope["path"]
+        named: Person | None = None
+        response: Response | None = None
         try:
             named = await self.source.identify(scope)
         except Refused as refused:
             logger.warning("identity refused: %s", refused)
             response = refusal(HTTPConnection(scope), Gate("bad_identity"))
-        else:
+        except SourceUnavailable:
+            pass  # sign-out works from the cookie; nothing else here needs the person
+        if response is None:
             if path == self._logout:
                 response = await self._sign_out(HTTPConnection(scope), named)
             elif path == self._login:

@@ -1,0 +1,209 @@
+"""``HALO_GATE_IDENTITY=jwt``: signed assertions checked against a JWKS endpoint the test serves."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey, OctKey, RSAKey
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from halo_gate import ConfigError, HaloGate
+from halo_gate.identity.jwt import LEEWAY
+from tests.gateway.conftest import SECRET, Server
+from tests.identity.conftest import shower
+
+HEADER = "X-Assertion"
+AUDIENCE = "halo-app"
+ISSUER = "https://proxy.example"
+
+
+class KeyServer:
+    """A JWKS endpoint whose published keys the test changes, counting the fetches."""
+
+    def __init__(self) -> None:
+        self.published: list[dict[str, Any]] = []
+        self.fetches = 0
+        self.server = Server(Starlette(routes=[Route("/jwks", self.jwks)]))
+        self.url = self.server.url + "/jwks"
+
+    async def jwks(self, request: Request) -> Response:
+        self.fetches += 1
+        return JSONResponse({"keys": self.published})
+
+    def publish(self, *keys: ECKey | RSAKey) -> None:
+        self.published = [key.as_dict(private=False) for key in keys]
+
+
+@pytest.fixture
+def keys() -> Iterator[KeyServer]:
+    server = KeyServer()
+    server.server.start()
+    yield server
+    server.server.stop()
+
+
+def ec_key(kid: str) -> ECKey:
+    return ECKey.generate_key("P-256", parameters={"kid": kid}, private=True)
+
+
+def claims(**changes: Any) -> dict[str, Any]:
+    now = int(time.time())
+    base: dict[str, Any] = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "1234",
+        "email": "Ann@Example.com",
+        "groups": ["hr"],
+        "iat": now,
+        "exp": now + 300,
+    }
+    base.update(changes)
+    return {name: value for name, value in base.items() if value is not None}
+
+
+def sign(key: Any, alg: str = "ES256", **changes: Any) -> str:
+    header = {"alg": alg, "kid": key.kid}
+    return jwt.encode(header, claims(**changes), key, algorithms=[alg])
+
+
+def unsigned(kid: str) -> str:
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'kid': kid})}.{part(claims())}."
+
+
+async def jwt_site(gateway: Any, keys: KeyServer, **overrides: Any) -> Any:
+    settings: dict[str, Any] = {
+        "identity": "jwt",
+        "jwt_header": HEADER,
+        "jwt_jwks_url": keys.url,
+        "jwt_audience": AUDIENCE,
+        "jwt_issuer": ISSUER,
+        "concurrent_seats": 1,
+        **overrides,
+    }
+    return gateway(**settings)
+
+
+async def ask(site: Any, token: str) -> httpx.Response:
+    async with httpx.AsyncClient(headers={"accept": "application/json"}) as client:
+        return await client.get(site.url + "/whoami", headers={HEADER: token})
+
+
+async def test_a_valid_assertion_admits_its_person(gateway: Any, keys: KeyServer) -> None:
+    key = ec_key("k1")
+    keys.publish(key)
+    site = await jwt_site(gateway, keys)
+    response = await ask(site, sign(key))
+    assert response.status_code == 200, response.text
+    assert response.json()["user"] == "ann@example.com"
+    assert response.json()["groups"] == ["hr"]
+    assert HEADER.lower() in response.json()["headers"]  # the app may read the assertion too
+    # Within the allowed clock skew an expired assertion still passes; beyond it, never.
+    late = await ask(site, sign(key, exp=int(time.time()) - LEEWAY // 2))
+    assert late.status_code == 200
+    assert (await site.engine.usage()).in_use == 1
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "expired",
+        "not_yet_valid",
+        "issued_in_the_future",
+        "wrong_audience",
+        "wrong_issuer",
+        "no_expiry",
+        "another_key",
+        "alg_none",
+        "hmac_with_the_public_key",
+        "not_a_token",
+    ],
+)
+async def test_a_bad_assertion_is_refused_and_nobody_is_admitted(
+    gateway: Any, keys: KeyServer, case: str
+) -> None:
+    key = ec_key("k1")
+    keys.publish(key)
+    site = await jwt_site(gateway, keys)
+    now = int(time.time())
+    forger = ec_key("k1")  # the same key id, another key
+    public = OctKey.import_key(json.dumps(key.as_dict(private=False)).encode())
+    tokens = {
+        "expired": sign(key, exp=now - LEEWAY - 5),
+        "not_yet_valid": sign(key, nbf=now + LEEWAY + 60),
+        "issued_in_the_future": sign(key, iat=now + LEEWAY + 60),
+        "wrong_audience": sign(key, aud="another-app"),
+        "wrong_issuer": sign(key, iss="https://evil.example"),
+        "no_expiry": sign(key, exp=None),
+        "another_key": sign(forger),
+        "alg_none": unsigned("k1"),
+        "hmac_with_the_public_key": jwt.encode(
+            {"alg": "HS256", "kid": "k1"}, claims(), public, algorithms=["HS256"]
+        ),
+        "not_a_token": "not.a.token",
+    }
+    response = await ask(site, tokens[case])
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "bad_identity"
+    assert (await site.engine.usage()).in_use == 0
+
+
+async def test_a_rotated_key_is_picked_up_without_restart_at_most_once_a_minute(
+    gateway: Any, keys: KeyServer
+) -> None:
+    old, new = ec_key("old"), ec_key("new")
+    keys.publish(old)
+    site = await jwt_site(gateway, keys, concurrent_seats=2)
+    assert (await ask(site, sign(old))).status_code == 200
+    assert keys.fetches == 1
+
+    keys.publish(old, new)
+    # Unknown key ids within the minute do not hammer the endpoint.
+    for _ in range(3):
+        assert (await ask(site, sign(new, email="bob@x.org"))).status_code == 400
+    assert keys.fetches == 1
+    site.shift_clock(61)
+    response = await ask(site, sign(new, email="bob@x.org"))
+    assert response.status_code == 200, response.text
+    assert response.json()["user"] == "bob@x.org"
+    assert keys.fetches == 2
+
+
+async def test_an_unreachable_key_endpoint_answers_503_not_a_login(gateway: Any) -> None:
+    site = gateway(
+        identity="jwt",
+        jwt_header=HEADER,
+        jwt_jwks_url="http://127.0.0.1:9/jwks",
+        jwt_audience=AUDIENCE,
+    )
+    response = await ask(site, sign(ec_key("k1")))
+    assert response.status_code == 503
+    assert (await site.engine.usage()).in_use == 0
+
+
+def test_presets_set_the_header_and_algorithms_and_bad_settings_stop_startup() -> None:
+    base = {"secret_key": SECRET, "identity": "jwt", "jwt_jwks_url": "https://x/jwks"}
+    gate = HaloGate(shower(), **base, jwt_audience="a", jwt_preset="cloudflare-access")
+    source: Any = gate.asked.source if gate.asked else None
+    assert source._header == b"cf-access-jwt-assertion"
+    assert source.algorithms == ["RS256"]
+    with pytest.raises(ConfigError, match="HALO_GATE_JWT_AUDIENCE is required"):
+        HaloGate(shower(), **base, jwt_header=HEADER)
+    with pytest.raises(ConfigError, match="HALO_GATE_JWT_ALGORITHMS has value 'HS256'"):
+        HaloGate(shower(), **base, jwt_header=HEADER, jwt_audience="a", jwt_algorithms="HS256")
+    with pytest.raises(ConfigError, match="'none' is not allowed"):
+        HaloGate(shower(), **base, jwt_header=HEADER, jwt_audience="a", jwt_algorithms="none")
+    with pytest.raises(ConfigError, match="HALO_GATE_JWT_PRESET has value 'okta'"):
+        HaloGate(shower(), **base, jwt_audience="a", jwt_preset="okta")
