@@ -15,7 +15,7 @@ import inspect
 from collections.abc import Sequence
 from typing import Any
 
-from starlette.authentication import AuthCredentials
+from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..config import Settings
@@ -74,6 +74,9 @@ class AppSource:
                 if own is not None and credentials is not None:
                     scopes = [s for s in credentials.scopes if s not in own.scopes]
                     scope["auth"] = AuthCredentials([*own.scopes, *scopes])
+            elif "user" not in scope and scope["type"] != "lifespan":
+                # Nobody named and no outer login middleware: Starlette's convention still holds.
+                scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
             await app(scope, receive, send)
 
         return with_own_user

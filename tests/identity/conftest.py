@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -41,10 +41,10 @@ def shower() -> Starlette:
 class Gateway:
     """One gateway deployment under test, served by uvicorn on 127.0.0.1."""
 
-    def __init__(self, gate: HaloGate, engine: LicenceEngine) -> None:
+    def __init__(self, gate: HaloGate, engine: LicenceEngine, served: ASGIApp) -> None:
         self.gate = gate
         self.engine = engine
-        self.server = Server(gate)
+        self.server = Server(served)
         self.server.start()
 
     @property
@@ -62,7 +62,13 @@ async def gateway() -> AsyncIterator[Any]:
     started: list[Gateway] = []
     client = Redis.from_url(REDIS_URL)
 
-    def start(app: ASGIApp | None = None, **overrides: Any) -> Gateway:
+    def start(
+        app: ASGIApp | None = None,
+        wrap: Callable[[ASGIApp], ASGIApp] | None = None,
+        **overrides: Any,
+    ) -> Gateway:
+        """A gateway in front of ``app`` (default: one showing what it was handed), served
+        as ``wrap(gateway)`` when given (outer middleware)."""
         settings: dict[str, Any] = {
             "secret_key": SECRET,
             "redis_url": REDIS_URL,
@@ -78,7 +84,7 @@ async def gateway() -> AsyncIterator[Any]:
             idle_timeout=gate.settings.idle_timeout,
             session_max_age=gate.settings.session_max_age,
         )
-        started.append(Gateway(gate, engine))
+        started.append(Gateway(gate, engine, gate if wrap is None else wrap(gate)))
         return started[-1]
 
     yield start
