@@ -131,6 +131,7 @@ class RequestIdentity:
         except SourceUnavailable:
             pass  # sign-out works from the cookie; nothing else here needs the person
         if response is None:
+            self._drop_foreign_cookie(scope, named)
             if path == self._logout:
                 response = await self._sign_out(HTTPConnection(scope), named)
             elif path == self._login:
@@ -143,6 +144,17 @@ class RequestIdentity:
                 return False
         await response(scope, receive, send)
         return True
+
+    def _drop_foreign_cookie(self, scope: Scope, named: Person | None) -> None:
+        """Own routes read the cookie; here it counts only if its person is the request's."""
+        name = self.gate.settings.cookie_name
+        conn = HTTPConnection(scope)
+        session = self.gate.codec.decode(conn.cookies.get(name))
+        if session is None or (named is not None and session.person == named.person):
+            return
+        others = "; ".join(f"{key}={value}" for key, value in conn.cookies.items() if key != name)
+        headers = [(key, value) for key, value in scope["headers"] if key != b"cookie"]
+        scope["headers"] = [*headers, (b"cookie", others.encode("latin-1"))]
 
     async def _sign_out(self, conn: HTTPConnection, named: Person | None) -> Response:
         gate = self.gate

@@ -174,3 +174,17 @@ def test_startup_refuses_header_identity_without_trusted_proxies() -> None:
             trusted_proxies="10.0.0.0/8",
             user_header="X_Email",
         )
+
+
+async def test_own_routes_count_the_cookie_only_for_the_request_s_person(gateway: Any) -> None:
+    site = await header_site(gateway, concurrent_seats=2)
+    async with peer("127.0.0.1") as proxy:
+        assert (
+            await proxy.get(site.url + "/", headers={"X-Forwarded-Email": "ann@x.org"})
+        ).is_success
+        me = await proxy.get(site.url + "/_halo/me", headers={"X-Forwarded-Email": "ann@x.org"})
+        assert me.json()["user"] == "ann@x.org"
+        other = await proxy.get(site.url + "/_halo/me", headers={"X-Forwarded-Email": "bob@x.org"})
+        assert other.status_code == 401
+        nobody = await proxy.get(site.url + "/_halo/me")
+        assert nobody.status_code == 401
