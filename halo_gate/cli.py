@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="halo-gate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_demo_command(sub)
+    add_serve_command(sub)
     add_planner_commands(sub)
     add_admin_commands(sub)
     return parser
@@ -33,6 +34,46 @@ def add_demo_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     demo.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     demo.add_argument("--port", type=int, default=8000, help="port to listen on (8000; 0: any)")
     demo.set_defaults(run=run_demo)
+
+
+def add_serve_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = sub.add_parser(
+        "serve",
+        help="run the gateway on its own, for forward auth from nginx, Traefik or Caddy",
+        description="Run the gateway on its own (uvicorn), configured by the HALO_GATE_* "
+        "variables: its routes under the prefix, plus GET /_halo/auth for nginx auth_request, "
+        "Traefik ForwardAuth and Caddy forward_auth.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (1)")
+    serve.set_defaults(run=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .config import ConfigError, Settings
+
+    try:
+        Settings.load()  # a bad setting is one sentence here, not a traceback per worker
+    except ConfigError as error:
+        print(f"halo-gate serve: {error}", file=sys.stderr)
+        return 2
+    if args.workers < 1:
+        print("halo-gate serve: --workers must be at least 1.", file=sys.stderr)
+        return 2
+    uvicorn.run(
+        "halo_gate.forward:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        # The peer address stays the real one: trust is never taken from X-Forwarded-For.
+        proxy_headers=False,
+        log_level="info",
+    )
+    return 0
 
 
 def run_demo(args: argparse.Namespace) -> int:
