@@ -12,15 +12,20 @@ remembered until it expires, so the check on each request is usually one dict lo
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import logging
+import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import httpx2
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
-from joserfc.jwk import KeySet, import_key
+from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey, import_key
+from joserfc.jws import JWSRegistry
 from joserfc.jwt import JWTClaimsRegistry
+from joserfc.registry import HeaderParameter
 from starlette.types import ASGIApp, Scope
 
 from ..config import Settings
@@ -35,6 +40,31 @@ KEYS_MAX_AGE = 3600.0  # keys dropped from the set stop being trusted within thi
 FETCH_TIMEOUT = 5.0
 TOKENS_KEPT = 10_000
 ASYMMETRIC = frozenset({"RSA", "EC", "OKP"})
+# A key id that may go into a URL (AWS publishes one PEM key per id at ".../{kid}").
+SAFE_KID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+KeyType = Literal["RSA", "EC", "OKP"]
+PEM_KEYS: dict[KeyType, type[ECKey] | type[RSAKey] | type[OKPKey]] = {
+    "EC": ECKey,
+    "RSA": RSAKey,
+    "OKP": OKPKey,
+}
+
+
+def _header(value: str) -> dict[str, Any]:
+    """The token's (unverified) header: only to know which key to fetch."""
+    first = value.split(".", 1)[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(first + "=" * (-len(first) % 4)))
+    except ValueError:
+        return {}
+    return header if isinstance(header, dict) else {}
+
+
+def _key_type(alg: object) -> KeyType:
+    if isinstance(alg, str) and alg.startswith("ES"):
+        return "EC"
+    return "OKP" if alg == "EdDSA" else "RSA"
+
 
 Clock = Callable[[], float]
 
@@ -58,6 +88,13 @@ class JWTSource:
             claims["aud"] = {"essential": True, "values": self._audience}
         if settings.jwt_issuer is not None:
             claims["iss"] = {"essential": True, "value": settings.jwt_issuer}
+        # AWS's load balancer adds its own header fields, which joserfc refuses unless named.
+        extra = {
+            name: HeaderParameter(name, "str")
+            for name in ("signer", "client", "iss", "exp")
+            if settings.jwt_preset == "aws-alb"
+        }
+        self._registry = JWSRegistry(header_registry=extra, algorithms=self.algorithms)
         self._claims = JWTClaimsRegistry(now=lambda: int(clock()), leeway=LEEWAY, **claims)
         self._user_claim = settings.user_claim
         self._groups_claim = settings.groups_claim
@@ -89,16 +126,17 @@ class JWTSource:
         # Some proxies pad their base64url segments; the compact form has no padding.
         value = ".".join(part.rstrip("=") for part in value.split("."))
         now = self._clock()
+        header = _header(value)
         if self._fetched_at is None or now - self._fetched_at >= KEYS_MAX_AGE:
-            await self._fetch(now)
+            await self._fetch(now, header)
         try:
             try:
-                token = jwt.decode(value, self._keys, algorithms=self.algorithms)
+                token = jwt.decode(value, self._keys, registry=self._registry)
             except InvalidKeyIdError:
                 if self._fetched_at is not None and now - self._fetched_at < REFETCH_AFTER:
                     raise
-                await self._fetch(now)
-                token = jwt.decode(value, self._keys, algorithms=self.algorithms)
+                await self._fetch(now, header)
+                token = jwt.decode(value, self._keys, registry=self._registry)
             self._claims.validate(token.claims)
         except JoseError as error:
             raise Refused(f"assertion not accepted: {error}") from None
@@ -122,21 +160,32 @@ class JWTSource:
             groups = []
         return Person(person_of(value), tuple(str(g).strip() for g in groups if str(g).strip()))
 
-    async def _fetch(self, now: float) -> None:
+    async def _fetch(self, now: float, header: dict[str, Any]) -> None:
         async with self._fetch_lock:
             if self._fetched_at is not None and self._fetched_at >= now:
                 return  # another request fetched them meanwhile
             self._fetched_at = now
+            kid = header.get("kid")
+            per_kid = "{kid}" in self._url
+            if per_kid and not (isinstance(kid, str) and SAFE_KID.fullmatch(kid)):
+                return  # nothing that could be fetched: the token is refused for its kid
             try:
                 async with httpx2.AsyncClient(timeout=FETCH_TIMEOUT) as client:
-                    response = await client.get(self._url)
+                    response = await client.get(self._url.replace("{kid}", str(kid)))
+                    if per_kid and response.status_code == 404:
+                        return  # no such key: the token is refused for its kid
                     response.raise_for_status()
-                    document = response.json()
-                keys = [
-                    import_key(item)
-                    for item in document.get("keys", [])
-                    if isinstance(item, dict) and item.get("kty") in ASYMMETRIC
-                ]
+                if per_kid:
+                    # One PEM key per id; those fetched before stay (AWS never changes a key).
+                    kind = PEM_KEYS[_key_type(header.get("alg"))]
+                    fetched = kind.import_key(response.text, {"kid": str(kid)})
+                    keys = [*(k for k in self._keys.keys if k.kid != kid), fetched]
+                else:
+                    keys = [
+                        import_key(item)
+                        for item in response.json().get("keys", [])
+                        if isinstance(item, dict) and item.get("kty") in ASYMMETRIC
+                    ]
             except (httpx2.HTTPError, ValueError, AttributeError, JoseError) as error:
                 logger.warning("JWKS at %s not usable: %s", self._url, type(error).__name__)
                 if not self._keys.keys:

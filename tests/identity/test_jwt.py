@@ -12,6 +12,8 @@ import httpx
 import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey, RSAKey
+from joserfc.jws import JWSRegistry
+from joserfc.registry import HeaderParameter
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -33,12 +35,20 @@ class KeyServer:
     def __init__(self) -> None:
         self.published: list[dict[str, Any]] = []
         self.fetches = 0
-        self.server = Server(Starlette(routes=[Route("/jwks", self.jwks)]))
+        self.pem: dict[str, bytes] = {}
+        routes = [Route("/jwks", self.jwks), Route("/keys/{kid}", self.pem_key)]
+        self.server = Server(Starlette(routes=routes))
         self.url = self.server.url + "/jwks"
 
     async def jwks(self, request: Request) -> Response:
         self.fetches += 1
         return JSONResponse({"keys": self.published})
+
+    async def pem_key(self, request: Request) -> Response:
+        """AWS's form: one PEM public key per key id."""
+        self.fetches += 1
+        pem = self.pem.get(request.path_params["kid"])
+        return Response(pem, media_type="text/plain") if pem else Response(status_code=404)
 
     def publish(self, *keys: ECKey | RSAKey) -> None:
         self.published = [key.as_dict(private=False) for key in keys]
@@ -207,3 +217,43 @@ def test_presets_set_the_header_and_algorithms_and_bad_settings_stop_startup() -
         HaloGate(shower(), **base, jwt_header=HEADER, jwt_audience="a", jwt_algorithms="none")
     with pytest.raises(ConfigError, match="HALO_GATE_JWT_PRESET has value 'okta'"):
         HaloGate(shower(), **base, jwt_audience="a", jwt_preset="okta")
+
+
+async def test_aws_load_balancer_tokens_with_per_key_pem_and_the_signer_as_audience(
+    gateway: Any, keys: KeyServer
+) -> None:
+    kid = "3b8a9b4e-alb"
+    key = ec_key(kid)
+    keys.pem[kid] = key.as_pem(private=False)
+    balancer = "arn:aws:elasticloadbalancing:eu-west-1:123:loadbalancer/app/halo/1"
+    site = await jwt_site(
+        gateway,
+        keys,
+        jwt_header=None,
+        jwt_preset="aws-alb",
+        jwt_jwks_url=keys.server.url + "/keys/{kid}",
+        jwt_audience=balancer,
+    )
+
+    def alb_token(signer: str, kid: str = kid) -> str:
+        header = {"alg": "ES256", "kid": kid, "signer": signer, "client": "c", "typ": "JWT"}
+        registry = JWSRegistry(
+            header_registry={n: HeaderParameter(n, "str") for n in ("signer", "client")},
+            algorithms=["ES256"],
+        )
+        token = jwt.encode(header, claims(aud=None), key, registry=registry)
+        # The load balancer pads its base64 segments.
+        return ".".join(part + "=" * (-len(part) % 4) for part in token.split("."))
+
+    async def ask_alb(token: str) -> httpx.Response:
+        async with httpx.AsyncClient(headers={"accept": "application/json"}) as client:
+            return await client.get(site.url + "/", headers={"X-Amzn-Oidc-Data": token})
+
+    admitted = await ask_alb(alb_token(balancer))
+    assert admitted.status_code == 200, admitted.text
+    assert admitted.json()["user"] == "ann@example.com"
+    other = await ask_alb(alb_token("arn:aws:elasticloadbalancing:eu-west-1:123:other"))
+    assert other.status_code == 400
+    unknown = await ask_alb(alb_token(balancer, kid="../../etc"))
+    assert unknown.status_code == 400
+    assert keys.fetches == 1
