@@ -10,9 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from halo_gate import ConfigError, HaloGate
-from tests.gateway.conftest import SECRET
+from tests.gateway.conftest import SECRET, make_app
 from tests.identity.conftest import shower
 
 JSON = {"accept": "application/json"}
@@ -188,3 +190,19 @@ async def test_own_routes_count_the_cookie_only_for_the_request_s_person(gateway
         assert other.status_code == 401
         nobody = await proxy.get(site.url + "/_halo/me")
         assert nobody.status_code == 401
+
+
+async def test_websockets_take_the_person_from_the_proxy_before_accept(gateway: Any) -> None:
+    site = await header_site(gateway, app=make_app())
+    url = site.url.replace("http://", "ws://") + "/ws"
+    async with connect(url, additional_headers={"X-Forwarded-Email": "ann@x.org"}) as socket:
+        assert await socket.recv() == "hello ann@x.org"
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(
+            url, additional_headers={"X-Forwarded-Email": "ann@x.org"}, local_addr=("127.0.0.2", 0)
+        ):
+            pass
+    assert refused.value.response.status_code == 403
+    with pytest.raises(InvalidStatus):
+        async with connect(url, additional_headers={"X-Forwarded-Email": "bob@x.org"}):
+            pass  # the pool of one is ann's
