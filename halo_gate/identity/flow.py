@@ -147,14 +147,20 @@ class RequestIdentity:
 
     def _drop_foreign_cookie(self, scope: Scope, named: Person | None) -> None:
         """Own routes read the cookie; here it counts only if its person is the request's."""
-        name = self.gate.settings.cookie_name
-        conn = HTTPConnection(scope)
-        session = self.gate.codec.decode(conn.cookies.get(name))
+        session = self.gate.codec.decode(self.gate.read_cookie(scope))
         if session is None or (named is not None and session.person == named.person):
             return
-        others = "; ".join(f"{key}={value}" for key, value in conn.cookies.items() if key != name)
-        headers = [(key, value) for key, value in scope["headers"] if key != b"cookie"]
-        scope["headers"] = [*headers, (b"cookie", others.encode("latin-1"))]
+        name = self.gate.settings.cookie_name
+
+        def without_ours(header: bytes) -> bytes:
+            chunks = header.decode("latin-1").split(";")
+            kept = [chunk for chunk in chunks if chunk.partition("=")[0].strip() != name]
+            return ";".join(kept).encode("latin-1")
+
+        scope["headers"] = [
+            (key, without_ours(value) if key == b"cookie" else value)
+            for key, value in scope["headers"]
+        ]
 
     async def _sign_out(self, conn: HTTPConnection, named: Person | None) -> Response:
         gate = self.gate
