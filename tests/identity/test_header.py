@@ -206,3 +206,23 @@ async def test_websockets_take_the_person_from_the_proxy_before_accept(gateway: 
     with pytest.raises(InvalidStatus):
         async with connect(url, additional_headers={"X-Forwarded-Email": "bob@x.org"}):
             pass  # the pool of one is ann's
+
+
+async def test_named_seats_and_named_groups_work_as_with_oidc(gateway: Any) -> None:
+    site = await header_site(
+        gateway, named_seats=2, named_users="nina@x.org", named_groups="agents"
+    )
+    async with peer("127.0.0.1", cookies=False) as proxy:
+        pool = await proxy.get(site.url + "/", headers={"X-Forwarded-Email": "pat@x.org"})
+        assert pool.json()["licence"] == "concurrent"
+        full = await proxy.get(site.url + "/", headers={"X-Forwarded-Email": "quinn@x.org"})
+        assert full.status_code == 503
+        for headers in (
+            {"X-Forwarded-Email": "nina@x.org"},
+            {"X-Forwarded-Email": "ada@x.org", "X-Forwarded-Groups": "agents"},
+        ):
+            named = await proxy.get(site.url + "/", headers=headers)
+            assert named.status_code == 200, named.text
+            assert named.json()["licence"] == "named"
+    usage = await site.engine.usage()
+    assert (usage.in_use, usage.named_active) == (1, 2)
