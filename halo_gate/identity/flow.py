@@ -131,7 +131,10 @@ class RequestIdentity:
         except SourceUnavailable:
             pass  # sign-out works from the cookie; nothing else here needs the person
         if response is None:
-            self._drop_foreign_cookie(scope, named)
+            if path != self._logout or named is not None:
+                # Signing out with no one named (the app's own sign-out came first) still
+                # releases the cookie's session; anything else counts it only for its person.
+                self._drop_foreign_cookie(scope, named)
             if path == self._logout:
                 response = await self._sign_out(HTTPConnection(scope), named)
             elif path == self._login:
