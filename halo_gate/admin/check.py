@@ -26,17 +26,26 @@ async def _problems(settings: Settings) -> list[str]:
         problems.append(f"The licence store at HALO_GATE_REDIS_URL did not answer ({error}).")
     finally:
         await engine.store.aclose()
-    url = settings.oidc_issuer.rstrip("/") + "/.well-known/openid-configuration"
+    if settings.identity == "oidc":
+        url = settings.oidc_issuer.rstrip("/") + "/.well-known/openid-configuration"
+        problems += await _document("The discovery document", url, "authorization_endpoint")
+    elif settings.jwt_jwks_url is not None and "{kid}" not in settings.jwt_jwks_url:
+        # HALO_GATE_IDENTITY=jwt: the proxy's keys instead (one per id cannot be listed).
+        problems += await _document("The key set", settings.jwt_jwks_url, "keys")
+    return problems
+
+
+async def _document(what: str, url: str, field: str) -> list[str]:
     try:
         async with httpx.AsyncClient(timeout=TIMEOUT) as client:
             response = await client.get(url)
         if response.status_code != 200:
-            problems.append(f"The discovery document {url} answered {response.status_code}.")
-        elif "authorization_endpoint" not in response.json():
-            problems.append(f"The discovery document {url} names no authorization_endpoint.")
+            return [f"{what} {url} answered {response.status_code}."]
+        if field not in response.json():
+            return [f"{what} {url} names no {field}."]
     except (httpx.HTTPError, ValueError) as error:
-        problems.append(f"The discovery document {url} could not be read ({error}).")
-    return problems
+        return [f"{what} {url} could not be read ({error})."]
+    return []
 
 
 def run_check(args: argparse.Namespace) -> int:
