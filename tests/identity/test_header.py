@@ -226,3 +226,18 @@ async def test_named_seats_and_named_groups_work_as_with_oidc(gateway: Any) -> N
             assert named.json()["licence"] == "named"
     usage = await site.engine.usage()
     assert (usage.in_use, usage.named_active) == (1, 2)
+
+
+async def test_an_ended_session_is_admitted_afresh_while_the_proxy_vouches(gateway: Any) -> None:
+    site = await header_site(gateway)
+    ann = {"X-Forwarded-Email": "ann@x.org"}
+    async with peer("127.0.0.1") as proxy:
+        first = await proxy.get(site.url + "/", headers=ann)
+        assert first.status_code == 200
+        assert await site.engine.end_session("ann@x.org", by="admin@x.org") == 1
+        site.shift_clock(61)  # the ending is found at the next heartbeat at the latest
+        again = await proxy.get(site.url + "/", headers=ann)
+        assert again.status_code == 200, again.text
+        assert again.json()["session_id"] == first.json()["session_id"]
+    usage = await site.engine.usage()
+    assert usage.in_use == 1
