@@ -24,7 +24,6 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from .. import pages
-from ..licensing import Decision
 from ..paths import local_path
 from ..session import Seen, Session
 from ..verdict import ENDED, STORE_ERRORS, Gate
@@ -36,6 +35,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("halo_gate.identity")
 
 # As the middleware's REFUSAL_HOLD: a refused person is asked about again at most this often.
+# (The refusals and the store's absence are the middleware's own answers, so they stay alike.)
 REFUSAL_HOLD = 5.0
 KNOWN_KEPT = 100_000
 
@@ -92,7 +92,7 @@ class RequestIdentity:
         seen = gate.memory.get(session_id)
         if seen is not None and seen.refusal is not None and seen.refusal.outcome != "ended":
             if now - seen.at < min(REFUSAL_HOLD, gate.settings.heartbeat_interval):
-                return _refused(seen.refusal, seen.at, now)
+                return gate._refused(seen.refusal, seen.at, now)
         session = Session(session_id, named.person, "concurrent", int(now), named.groups)
         try:
             async with asyncio.timeout(gate.store_timeout):
@@ -101,15 +101,10 @@ class RequestIdentity:
                     named.person, session_id, named_group=gate.in_named_group(named.groups)
                 )
         except STORE_ERRORS as error:
-            if gate.settings.on_store_error == "allow":
-                gate.unverified_requests += 1
-                logger.warning("licence store unavailable (%s); unverified", type(error).__name__)
-                return Gate("pass", session, verified=False)
-            logger.warning("licence store unavailable (%s); denied", type(error).__name__)
-            return Gate("store_down")
+            return gate._store_down(session, error)
         if not decision.admitted or decision.licence is None:
             gate.memory.put(session_id, Seen(now, decision))
-            return _refused(decision, now, now)
+            return gate._refused(decision, now, now)
         session = replace(session, licence=decision.licence)
         gate.memory.put(session_id, Seen(now))
         if len(self._known) >= KNOWN_KEPT:
@@ -186,13 +181,6 @@ class RequestIdentity:
 
 def _with_groups(session: Session, named: Person) -> Session:
     return session if session.groups == named.groups else replace(session, groups=named.groups)
-
-
-def _refused(decision: Decision, at: float, now: float) -> Gate:
-    if decision.outcome == "pool_full":
-        retry_after = max(1, decision.retry_after - int(now - at))
-        return Gate("pool_full", decision=replace(decision, retry_after=retry_after))
-    return Gate("no_licence", decision=decision)
 
 
 def refusal(conn: HTTPConnection, gate: Gate) -> Response:
