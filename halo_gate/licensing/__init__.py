@@ -2,13 +2,17 @@
 
 from .engine import Decision, LicenceEngine, LicenceType, StoreUnavailable, Usage
 from .keys import Keyspace
+from .pools import GroupUsage, PoolRules, PoolRulesError
 from .store import Store, connect
 
 __all__ = [
     "Decision",
+    "GroupUsage",
     "Keyspace",
     "LicenceEngine",
     "LicenceType",
+    "PoolRules",
+    "PoolRulesError",
     "Store",
     "StoreUnavailable",
     "Usage",

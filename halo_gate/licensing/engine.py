@@ -9,19 +9,23 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Literal
 
 from redis.asyncio import RedisCluster
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
+from . import pools
 from .keys import Keyspace
+from .pools import GroupUsage, PoolRules, PoolRulesError, RulesInput
 from .store import Store
 
 LicenceType = Literal["named", "concurrent"]
-Outcome = Literal["admitted", "renewed", "readmitted", "ended", "pool_full", "no_licence"]
+Outcome = Literal[
+    "admitted", "renewed", "readmitted", "ended", "pool_full", "group_cap", "no_licence"
+]
 Liveness = Literal["live", "ended", "lost"]
 AssignOutcome = Literal["assigned", "already", "no_seat"]
 
@@ -37,7 +41,10 @@ SCRIPT_NAMES = (
     "configure",
     "usage",
     "sessions",
+    "pools",
 )
+# Attempts at a decision when the store first says its settings or pool rules moved on.
+ATTEMPTS = 3
 
 DEFAULT_IDLE_TIMEOUT = 1800
 DEFAULT_SESSION_MAX_AGE = 43200
@@ -54,6 +61,10 @@ class _Unconfigured(Exception):
     """The store answered but holds no settings for the installation (it restarted empty)."""
 
 
+class _StaleRules(Exception):
+    """The pool rules changed since this engine learnt which groups they name."""
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """The answer to an admission or a heartbeat."""
@@ -63,8 +74,13 @@ class Decision:
     expires_at: float  # epoch seconds when the session idles out; 0 when refused
     capacity: int  # concurrent slots
     in_use: int  # concurrent slots held after the decision
-    retry_after: int  # seconds until a slot frees at the latest; 0 unless pool_full
+    retry_after: int  # seconds until a slot frees at the latest; 0 unless pool_full or group_cap
     reason: str = ""  # why a session was ended, when known: "admin", "unassigned", "logout"
+    # Refusals under pool rules: the group whose cap is full (group_cap), and the slots that
+    # were full (the cap, the shared part or the pool) and how many of them are held.
+    group: str | None = None
+    limit: int = 0
+    held: int = 0
 
     @property
     def admitted(self) -> bool:
@@ -81,8 +97,10 @@ class Usage:
     in_use: int
     peak_24h: int
     denials_24h: int
+    # Groups with pool rules, or whose members still hold slots charged under removed ones.
+    groups: dict[str, GroupUsage] = field(default_factory=dict)
 
-    def as_json(self) -> dict[str, dict[str, int]]:
+    def as_json(self) -> dict[str, Any]:
         """The shape of ``GET /_halo/api/usage``."""
         return {
             "named": {
@@ -97,6 +115,7 @@ class Usage:
                 "peak_24h": self.peak_24h,
                 "denials_24h": self.denials_24h,
             },
+            "groups": {name: group.as_json() for name, group in self.groups.items()},
         }
 
 
@@ -150,7 +169,10 @@ class LicenceEngine:
         )
         self._packed: tuple[float, bytes] | None = None
         # The last settings configure() applied, applied again if the store loses them.
-        self._deployment: tuple[int, int, tuple[str, ...]] = (0, 0, ())
+        self._deployment: tuple[int, int, tuple[str, ...], str, str] = (0, 0, (), "", "")
+        # The pool rules as last learnt: an admission passes the person's groups among those
+        # they name, and the store refuses a call made with rules it no longer has.
+        self.pool_rules = PoolRules()
         self._scripts = {name: _load(name) for name in SCRIPT_NAMES}
         # Per process, for the metrics: calls the store failed, and a hook timing each call.
         self.store_errors = 0
@@ -184,6 +206,8 @@ class LicenceEngine:
         except ResponseError as error:
             if str(error).startswith("UNCONFIGURED"):
                 raise _Unconfigured(str(error)) from error
+            if str(error).startswith("POOLS"):
+                raise _StaleRules(str(error)) from error
             self.store_errors += 1
             raise StoreUnavailable(str(error)) from error
         except RedisError as error:
@@ -195,7 +219,8 @@ class LicenceEngine:
 
     @staticmethod
     def _decision(reply: list[Any]) -> Decision:
-        outcome, licence, expires_ms, capacity, in_use, retry_ms = reply
+        outcome, licence, expires_ms, capacity, in_use, retry_ms, *refusal = reply
+        group, limit, held = refusal or ("", 0, 0)
         licence = _text(licence)
         return Decision(
             outcome=_text(outcome),  # type: ignore[arg-type]
@@ -204,41 +229,99 @@ class LicenceEngine:
             capacity=int(capacity),
             in_use=int(in_use),
             retry_after=math.ceil(int(retry_ms) / 1000),
+            group=_text(group) or None,
+            limit=int(limit),
+            held=int(held),
         )
 
+    def _learn_rules(self, generation: Any, reserve: Any, cap: Any) -> PoolRules:
+        self.pool_rules = PoolRules.from_store(
+            _text(generation or "0"), _text(reserve or ""), _text(cap or "")
+        )
+        return self.pool_rules
+
     async def configure(
-        self, *, concurrent_seats: int, named_seats: int, named_users: Sequence[str] = ()
+        self,
+        *,
+        concurrent_seats: int,
+        named_seats: int,
+        named_users: Sequence[str] = (),
+        pool_reserve: RulesInput = (),
+        pool_cap: RulesInput = (),
     ) -> list[str]:
-        """Apply the deployment's capacities and listed named people; returns those left seatless.
+        """Apply the deployment's capacities, pool rules and listed named people; returns the
+        listed people left seatless.
 
-        A capacity changes only when the deployment's value differs from the last one applied,
-        so an administrator's resize is not undone by another worker starting.
+        A capacity (or the reservations, or the caps) changes only when the deployment's value
+        differs from the last one applied, so an administrator's change is not undone by
+        another worker starting.
         """
-        self._deployment = (concurrent_seats, named_seats, tuple(named_users))
-        reply = await self._run("configure", None, concurrent_seats, named_seats, *named_users)
-        return [_text(person) for person in reply[2:]]
+        reserve = pools.as_text(pools.normalise(pool_reserve))
+        cap = pools.as_text(pools.normalise(pool_cap))
+        self._deployment = (concurrent_seats, named_seats, tuple(named_users), reserve, cap)
+        reply = await self._run(
+            "configure", None, concurrent_seats, named_seats, reserve, cap, *named_users
+        )
+        self._learn_rules(*reply[2:5])
+        return [_text(person) for person in reply[5:]]
 
-    async def _admission(self, name: str, person: str, session_id: str, group: bool) -> Decision:
-        args = (person, session_id, int(group))
+    async def _admission(
+        self, name: str, person: str, session_id: str, group: bool, groups: Iterable[str]
+    ) -> Decision:
+        for _ in range(ATTEMPTS):
+            rules = self.pool_rules
+            # Only the person's groups that the rules name reach the store; with no rules, none.
+            mine = rules.groups.intersection(groups) if rules.groups else ()
+            try:
+                reply = await self._run(
+                    name, person, person, session_id, int(group), rules.generation, *mine
+                )
+                return self._decision(reply)
+            except _Unconfigured:
+                # The store answered but has lost the installation's settings (it restarted
+                # empty): deciding now would refuse everyone, so apply them again and decide
+                # afresh.
+                concurrent, named, listed, reserve, cap = self._deployment
+                await self.configure(
+                    concurrent_seats=concurrent,
+                    named_seats=named,
+                    named_users=listed,
+                    pool_reserve=reserve,
+                    pool_cap=cap,
+                )
+            except _StaleRules:
+                await self._fetch_rules()
+        raise StoreUnavailable(f"the store's settings kept changing over {ATTEMPTS} attempts")
+
+    async def _fetch_rules(self) -> PoolRules:
         try:
-            reply = await self._run(name, person, *args)
-        except _Unconfigured:
-            # The store answered but has lost the installation's settings (it restarted empty):
-            # deciding now would refuse everyone, so apply them again and decide afresh.
-            concurrent, named, listed = self._deployment
-            await self.configure(concurrent_seats=concurrent, named_seats=named, named_users=listed)
-            reply = await self._run(name, person, *args)
-        return self._decision(reply)
+            values = await self.store.hmget(self.keys.config, ["pools_gen", "reserve", "cap"])
+        except RedisError as error:
+            raise StoreUnavailable(str(error)) from error
+        return self._learn_rules(*values)
 
-    async def admit(self, person: str, session_id: str, *, named_group: bool = False) -> Decision:
-        """Admit ``person`` into a new session, or refuse with the reason."""
-        return await self._admission("admit", person, session_id, named_group)
+    async def admit(
+        self,
+        person: str,
+        session_id: str,
+        *,
+        named_group: bool = False,
+        groups: Iterable[str] = (),
+    ) -> Decision:
+        """Admit ``person`` (a member of ``groups``) into a new session, or refuse with the
+        reason."""
+        return await self._admission("admit", person, session_id, named_group, groups)
 
     async def heartbeat(
-        self, person: str, session_id: str, *, named_group: bool = False
+        self,
+        person: str,
+        session_id: str,
+        *,
+        named_group: bool = False,
+        groups: Iterable[str] = (),
     ) -> Decision:
         """Renew a session and its slot; re-admit it if it was lost; report it if it was ended."""
-        return await self._admission("heartbeat", person, session_id, named_group)
+        return await self._admission("heartbeat", person, session_id, named_group, groups)
 
     async def check(self, person: str, session_id: str) -> Liveness:
         """Whether a session is live, ended, or lost (expired, or unknown to the store); renews
@@ -310,9 +393,37 @@ class LicenceEngine:
         )
         return int(reply[0]), int(reply[1])
 
+    async def set_pools(
+        self,
+        *,
+        reserve: RulesInput | None = None,
+        cap: RulesInput | None = None,
+        by: str = "",
+    ) -> PoolRules:
+        """Change the reservations and/or the caps live (None keeps them); returns the rules
+        now in force. Raises :class:`PoolRulesError` for rules that are malformed, that reserve
+        more than a group's cap or more slots than the pool has; nobody's session ends."""
+        keep = "-"
+        reserve_text = keep if reserve is None else pools.as_text(pools.normalise(reserve))
+        cap_text = keep if cap is None else pools.as_text(pools.normalise(cap))
+        verdict, *rules = await self._run("pools", None, reserve_text, cap_text, by)
+        self._learn_rules(*rules)
+        if _text(verdict) != "ok":
+            raise PoolRulesError(_text(verdict))
+        return self.pool_rules
+
     async def usage(self) -> Usage:
         """Live usage numbers (expired entries never counted)."""
-        return Usage(*(int(value) for value in await self._run("usage", None)))
+        reply = await self._run("usage", None)
+        groups = {}
+        for at in range(8, len(reply), 7):
+            name, reserved, cap, *counts = reply[at : at + 7]
+            cap = int(cap)
+            groups[_text(name)] = GroupUsage(
+                int(reserved), None if cap < 0 else cap, *(int(count) for count in counts)
+            )
+        named, assigned, active, quarantined, slots, in_use, peak, denials = map(int, reply[:8])
+        return Usage(named, assigned, active, quarantined, slots, in_use, peak, denials, groups)
 
     async def sessions(self) -> tuple[float, list[LiveSession]]:
         """The store's time (epoch seconds) and every live session, named people first."""

@@ -3,18 +3,25 @@
 -- KEYS[1] is the one declared key: the person's sessions hash, or the config hash when the
 -- decision concerns no person. It routes the call to the installation's cluster slot; every
 -- other key shares its {hash tag}, so the script may name them from the prefix:
---   config      HASH  concurrent, named (capacities), env_concurrent, env_named
+--   config      HASH  concurrent, named (capacities), env_concurrent, env_named; reserve, cap
+--                     (pool rules, "group=N,..."), env_reserve, env_cap, pools_gen (bumped
+--                     whenever the rules change, so a worker knows its list of groups is stale)
 --   pool        ZSET  concurrent person -> expiry (ms) of their latest session
 --   active      ZSET  named person      -> expiry (ms) of their latest session
 --   named       SET   people holding a named seat
 --   quarantine  ZSET  unassigned person -> end of the seat's cooldown (ms)
 --   ended       ZSET  session id ended by an administrator -> end of its tombstone (ms)
 --   audit       STREAM one entry per decision
---   sessions:P  HASH  person P's sessions: id -> "expiry created" (ms)
+--   sessions:P  HASH  person P's sessions: id -> "expiry created" (ms); and, while P holds a
+--                     pool slot charged under pool rules, CHARGE -> the charge (see charge())
+--   pool_use    HASH  slots held under pool rules: r (charged to reservations), m:G (held by
+--                     members of G), r:G (charged to G's reservation), s:G (members of G
+--                     charged to the shared part)
 --   history:D   HASH  day D's per-minute usage: pM (peak in use), aM (admissions), dM (denials)
 --   record:D    LIST  sessions closed on day D, one entry each (see closed())
 --   counters    HASH  since the installation began: admitted:<licence>, denied:<reason>,
 --                     released:<cause> (the metrics' counters)
+--   group_history:D HASH day D's denials of group members: "M G" (minute, group) -> count
 -- ARGV[1] packs the settings, '|'-separated: key prefix ("{tag}:"), clock offset (ms, added to
 -- Redis TIME; 0 outside tests), idle timeout (ms), session max age (ms), audit stream cap,
 -- history retention (s), named seat cooldown (ms). ARGV[2..] are the decision's own.
@@ -28,6 +35,10 @@ IDLE, MAX_AGE, HISTORY_TTL, COOLDOWN =
 local K_CONFIG, K_POOL, K_ACTIVE = PREFIX .. 'config', PREFIX .. 'pool', PREFIX .. 'active'
 local K_NAMED, K_QUARANTINE = PREFIX .. 'named', PREFIX .. 'quarantine'
 local K_ENDED, K_AUDIT, K_SESSIONS = PREFIX .. 'ended', PREFIX .. 'audit', KEYS[1]
+local K_POOL_USE = PREFIX .. 'pool_use'
+-- The field of a person's sessions hash that keeps their pool slot's charge. Session ids are
+-- URL-safe tokens, so none is ever '!'.
+local CHARGE = '!'
 local clock = redis.call('TIME')
 local NOW = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) + tonumber(offset)
 -- Bounded work per call: each call removes at most this many expired entries of each kind.
@@ -37,19 +48,73 @@ local function sessions_key(person)
   return PREFIX .. 'sessions:' .. person
 end
 
-local capacity_cache = nil
+local capacity_cache, rules_cache = nil, nil
 -- (concurrent slots, named seats), read once per call; scripts that change them call forget().
--- capacity_cache[3] says whether the installation has settings at all.
+-- capacity_cache[3] says whether the installation has settings at all; [4] and [5] are the pool
+-- rules' texts (reserve, cap; '' when unset) and [6] their generation, read in the same call.
 local function capacities()
   if not capacity_cache then
-    local c = redis.call('HMGET', K_CONFIG, 'concurrent', 'named')
-    capacity_cache = {tonumber(c[1]) or 0, tonumber(c[2]) or 0, (c[1] or c[2]) ~= false}
+    local c = redis.call('HMGET', K_CONFIG, 'concurrent', 'named', 'reserve', 'cap', 'pools_gen')
+    capacity_cache = {tonumber(c[1]) or 0, tonumber(c[2]) or 0, (c[1] or c[2]) ~= false,
+      c[3] or '', c[4] or '', c[5] or '0'}
   end
   return capacity_cache[1], capacity_cache[2]
 end
 
 local function forget_capacities()
-  capacity_cache = nil
+  capacity_cache, rules_cache = nil, nil
+end
+
+-- The pool rules, parsed once per call; nil when neither reservations nor caps are set.
+-- order: groups with a reservation, in the order given (the order slots are charged in);
+-- capped: groups with a cap, in the order given; reserve[G], cap[G]; reserved: all the
+-- reservations' slots together.
+local function pool_rules()
+  capacities()
+  local reserve_text, cap_text = capacity_cache[4], capacity_cache[5]
+  if reserve_text == '' and cap_text == '' then return nil end
+  if not rules_cache then
+    local rules = {order = {}, capped = {}, reserve = {}, cap = {}, reserved = 0}
+    for group, n in string.gmatch(reserve_text, '([^,]+)=(%d+)') do
+      table.insert(rules.order, group)
+      rules.reserve[group] = tonumber(n)
+      rules.reserved = rules.reserved + tonumber(n)
+    end
+    for group, n in string.gmatch(cap_text, '([^,]+)=(%d+)') do
+      table.insert(rules.capped, group)
+      rules.cap[group] = tonumber(n)
+    end
+    rules_cache = rules
+  end
+  return rules_cache
+end
+
+-- A slot's charge record: the group whose reservation holds it ('' for the shared part), then
+-- the person's groups under the rules when they took it, each on its own line. A record is
+-- only kept for people in such a group: anyone else is in the shared part, counted by none.
+local function charge_record(charge, groups)
+  return charge .. '\n' .. table.concat(groups, '\n')
+end
+
+local function read_charge(record)
+  local charge, groups = nil, {}
+  for line in string.gmatch(record .. '\n', '([^\n]*)\n') do
+    if charge == nil then charge = line else table.insert(groups, line) end
+  end
+  return charge, groups
+end
+
+-- Adds a slot's charge to the pool_use counters (delta 1) or gives it back (delta -1).
+local function count_charge(record, delta)
+  local charge, groups = read_charge(record)
+  if charge ~= '' then
+    redis.call('HINCRBY', K_POOL_USE, 'r', delta)
+    redis.call('HINCRBY', K_POOL_USE, 'r:' .. charge, delta)
+  end
+  for _, group in ipairs(groups) do
+    redis.call('HINCRBY', K_POOL_USE, 'm:' .. group, delta)
+    if charge == '' then redis.call('HINCRBY', K_POOL_USE, 's:' .. group, delta) end
+  end
 end
 
 local function in_use()
@@ -61,9 +126,16 @@ local function zset_of(licence)
   return K_POOL, K_ACTIVE
 end
 
--- used (the slots in use) may be given by a caller that has just counted them.
-local function audit(event, person, licence, session, reason, used)
+-- used (the slots in use) may be given by a caller that has just counted them. group, given
+-- by admissions under pool rules, is the group charged or refused ('' for the shared part).
+local function audit(event, person, licence, session, reason, used, group)
   local cap = capacities()
+  if group then
+    redis.call('XADD', K_AUDIT, 'MAXLEN', AUDIT_CAP, '*', 'event', event, 'at', NOW,
+      'user', person, 'licence', licence, 'session', session, 'reason', reason or '',
+      'in_use', used or in_use(), 'capacity', cap, 'group', group)
+    return
+  end
   redis.call('XADD', K_AUDIT, 'MAXLEN', AUDIT_CAP, '*', 'event', event, 'at', NOW,
     'user', person, 'licence', licence, 'session', session, 'reason', reason or '',
     'in_use', used or in_use(), 'capacity', cap)
@@ -126,26 +198,36 @@ local function dropped(person, licence, session, value)
   end
 end
 
--- Drops the person's expired sessions (auditing each) and returns the latest expiry left, or 0.
+-- Drops the person's expired sessions (auditing each); returns the latest expiry left (or 0)
+-- and the slot's charge record, if any.
 local function prune(person, skey, licence)
   local all = redis.call('HGETALL', skey)
-  local latest = 0
+  local latest, charge = 0, nil
   for i = 1, #all, 2 do
-    local expiry = tonumber(string.match(all[i + 1], '^%d+'))
-    if expiry <= NOW then
-      redis.call('HDEL', skey, all[i])
-      dropped(person, licence, all[i], all[i + 1])
-    elseif expiry > latest then
-      latest = expiry
+    if all[i] == CHARGE then
+      charge = all[i + 1]
+    else
+      local expiry = tonumber(string.match(all[i + 1], '^%d+'))
+      if expiry <= NOW then
+        redis.call('HDEL', skey, all[i])
+        dropped(person, licence, all[i], all[i + 1])
+      elseif expiry > latest then
+        latest = expiry
+      end
     end
   end
-  return latest
+  return latest, charge
 end
 
 -- Makes the person's entry in the right zset match their sessions after a change.
 local function settle(person, skey, licence)
   local zset, other = zset_of(licence)
-  local latest = prune(person, skey, licence)
+  local latest, charge = prune(person, skey, licence)
+  if charge and (latest == 0 or licence == 'named') then
+    -- No pool slot is held any more: its charge is given back, to the part it came from.
+    redis.call('HDEL', skey, CHARGE)
+    count_charge(charge, -1)
+  end
   redis.call('ZREM', other, person)
   if latest == 0 then
     redis.call('ZREM', zset, person)
@@ -174,8 +256,21 @@ local function cull_people(zset, licence)
     local all = redis.call('HGETALL', skey)
     redis.call('DEL', skey)
     redis.call('ZREM', zset, person)
-    for i = 1, #all, 2 do dropped(person, licence, all[i], all[i + 1]) end
+    for i = 1, #all, 2 do
+      if all[i] == CHARGE then
+        count_charge(all[i + 1], -1)
+      else
+        dropped(person, licence, all[i], all[i + 1])
+      end
+    end
   end
+end
+
+-- Under pool rules the pool_use counters are read, and they count a holder until the holder
+-- is culled, so every expired holder is culled first. Each is culled once: the work is
+-- bounded over time, though not per call.
+local function cull_expired_holders()
+  while redis.call('ZCOUNT', K_POOL, '-inf', NOW) > 0 do cull_people(K_POOL, 'concurrent') end
 end
 
 local function cull_zset(zset)
@@ -217,9 +312,92 @@ local function retry_after_ms(capacity, used)
   return tonumber(next[2]) - NOW
 end
 
--- The admission decision for one session. Returns the reply every admitting script gives:
--- {outcome, licence, expires_at_ms, capacity, in_use, retry_after_ms}.
-local function admit(person, session, named_group, created, outcome)
+-- Milliseconds until the (k+1)-th soonest-leaving holder whose charge record satisfies
+-- belongs(record) (false when they have none) has left. The scan is bounded: past it, the last
+-- holder's expiry, which bounds every slot's; with fewer such holders, the idle timeout.
+local SCAN_LIMIT = 512
+local function wait_for(k, belongs)
+  local found = 0
+  for start = 0, SCAN_LIMIT - 1, 64 do
+    local batch = redis.call('ZRANGEBYSCORE', K_POOL, '(' .. NOW, '+inf', 'WITHSCORES',
+      'LIMIT', start, 64)
+    for i = 1, #batch, 2 do
+      if belongs(redis.call('HGET', sessions_key(batch[i]), CHARGE)) then
+        if found == k then return tonumber(batch[i + 1]) - NOW end
+        found = found + 1
+      end
+    end
+    if #batch < 128 then return IDLE end
+  end
+  local last = redis.call('ZRANGE', K_POOL, -1, -1, 'WITHSCORES')
+  return tonumber(last[2]) - NOW
+end
+
+local function in_shared_part(record)
+  return not record or string.sub(record, 1, 1) == '\n'
+end
+
+local function member_of(group)
+  return function(record)
+    if not record then return false end
+    local _, groups = read_charge(record)
+    for _, g in ipairs(groups) do
+      if g == group then return true end
+    end
+    return false
+  end
+end
+
+-- The charge for a new pool slot under the rules, for a person whose groups under the rules
+-- are `groups`, with `used` of the pool's `capacity` slots held. In this order:
+--   1. every cap of the person's groups must have room, else 'group_cap' for the first full
+--      one in the order of the caps;
+--   2. the pool as a whole never holds more than its slots, else 'pool_full';
+--   3. the slot is charged to the first of the person's groups, in the order of the
+--      reservations, whose reservation has a free slot;
+--   4. else to the shared part (the slots less all reservations) while it has room, else
+--      'pool_full'.
+-- Returns the charge (a group: its reservation; '': the shared part), or nil and the refusal:
+-- reason, group ('' for none), limit (the slots that were full), held (how many are held)
+-- and the holders that must leave to make room (a filter for wait_for; nil: any holder).
+local function charge(rules, groups, capacity, used)
+  local fields, mine = {'r'}, {}
+  for _, group in ipairs(groups) do
+    table.insert(fields, 'm:' .. group)
+    table.insert(fields, 'r:' .. group)
+  end
+  local counts = redis.call('HMGET', K_POOL_USE, unpack(fields))
+  for i, group in ipairs(groups) do
+    mine[group] = {tonumber(counts[2 * i]) or 0, tonumber(counts[2 * i + 1]) or 0}
+  end
+  for _, group in ipairs(rules.capped) do
+    local held = mine[group] and mine[group][1]
+    if held and held >= rules.cap[group] then
+      return nil, 'group_cap', group, rules.cap[group], held, member_of(group)
+    end
+  end
+  if used >= capacity then return nil, 'pool_full', '', capacity, used, nil end
+  for _, group in ipairs(rules.order) do
+    if mine[group] and mine[group][2] < rules.reserve[group] then return group end
+  end
+  local shared, shared_held = capacity - rules.reserved, used - (tonumber(counts[1]) or 0)
+  if shared_held < shared then return '' end
+  return nil, 'pool_full', '', math.max(shared, 0), shared_held, in_shared_part
+end
+
+-- Counts a refused person's denial against each of their groups under the rules.
+local function record_group_denials(groups)
+  local minute = math.floor(NOW / 60000)
+  local key = PREFIX .. 'group_history:' .. math.floor(minute / 1440)
+  for _, group in ipairs(groups) do redis.call('HINCRBY', key, minute .. ' ' .. group, 1) end
+  redis.call('EXPIRE', key, HISTORY_TTL)
+end
+
+-- The admission decision for one session. pools_gen is the generation of the pool rules the
+-- caller knows, and groups the person's groups among those the rules name. Returns the reply
+-- every admitting script gives: {outcome, licence, expires_at_ms, capacity, in_use,
+-- retry_after_ms}, and for a refusal also {group, limit, held} (see charge()).
+local function admit(person, session, named_group, created, outcome, pools_gen, groups)
   local capacity = capacities()
   if not capacity_cache[3] then
     -- No settings: the store lost its data (restarted empty, flushed) or was never configured.
@@ -227,32 +405,63 @@ local function admit(person, session, named_group, created, outcome)
     -- deployment's settings again, as a starting worker does, and repeats the call.
     return redis.error_reply('UNCONFIGURED installation ' .. PREFIX .. ' has no settings')
   end
+  if pools_gen ~= capacity_cache[6] then
+    -- The caller chose the person's groups by rules that have changed since: it learns the
+    -- new ones and repeats the call.
+    return redis.error_reply('POOLS rules changed, now generation ' .. capacity_cache[6])
+  end
   local licence = licence_of(person)
   if licence == 'concurrent' and named_group == '1' and seat_free_for(person) then
     take_seat(person, 'group')
     licence = 'named'
   end
+  local taken, mine = nil, {}
   if licence == 'concurrent' and (tonumber(redis.call('ZSCORE', K_POOL, person)) or 0) <= NOW then
     -- The person holds no live slot, so dropping their stale sessions below leaves this count.
     local used = in_use()
-    local reason = nil
-    if capacity == 0 then reason = 'no_licence' elseif used >= capacity then reason = 'pool_full' end
+    local rules = pool_rules()
+    local reason, group, limit, held, leaving = nil, nil, capacity, used, nil
+    if capacity == 0 then
+      reason = 'no_licence'
+    elseif rules then
+      cull_expired_holders()
+      for _, g in ipairs(groups) do
+        if rules.reserve[g] or rules.cap[g] then table.insert(mine, g) end
+      end
+      taken, reason, group, limit, held, leaving = charge(rules, mine, capacity, used)
+    elseif used >= capacity then
+      reason = 'pool_full'
+    end
     if reason then
       -- A refused session keeps nothing: the next attempt starts afresh.
       if redis.call('HDEL', K_SESSIONS, session) == 1 then settle(person, K_SESSIONS, licence) end
-      audit('denied', person, licence, session, reason, used)
+      audit('denied', person, licence, session, reason, used, rules and (group or ''))
       record('d', used)
+      if rules then record_group_denials(mine) end
       local wait = 0
-      if reason == 'pool_full' then wait = retry_after_ms(capacity, used) end
-      return {reason, '', 0, capacity, used, wait}
+      if reason ~= 'no_licence' then
+        if leaving then
+          wait = wait_for(held - limit, leaving)
+        else
+          wait = retry_after_ms(capacity, used)
+        end
+      end
+      return {reason, '', 0, capacity, used, wait, group or '', limit, held}
     end
   end
   local expiry = math.min(NOW + IDLE, created + MAX_AGE)
   redis.call('HSET', K_SESSIONS, session, expiry .. ' ' .. created)
+  if taken and #mine > 0 then
+    local before = redis.call('HGET', K_SESSIONS, CHARGE)
+    if before then count_charge(before, -1) end
+    local record_ = charge_record(taken, mine)
+    redis.call('HSET', K_SESSIONS, CHARGE, record_)
+    count_charge(record_, 1)
+  end
   settle(person, K_SESSIONS, licence)
   local used = in_use()
   if outcome ~= 'renewed' then
-    audit('admitted', person, licence, session, outcome, used)
+    audit('admitted', person, licence, session, outcome, used, taken)
     record('a', used)
   end
   return {outcome, licence, expiry, capacity, used, 0}

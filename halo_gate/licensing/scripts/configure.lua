@@ -1,25 +1,35 @@
 -- Applies the deployment's settings at startup. A capacity changes only when the deployment's
 -- value differs from the one last applied, so a resize by an administrator survives restarts
--- of other workers. People listed for named seats are given one while seats are free.
+-- of other workers; so do the pool rules (reservations, caps), each as a whole.
+-- People listed for named seats are given one while seats are free.
 -- KEYS[1] the config hash; ARGV[1] the settings (see common.lua).
--- ARGV[2] concurrent slots, ARGV[3] named seats, ARGV[4..] people listed for named seats.
--- Returns {concurrent, named, listed people left without a seat...}.
+-- ARGV[2] concurrent slots, ARGV[3] named seats, ARGV[4] reservations ("group=N,...", or ''),
+-- ARGV[5] caps (likewise), ARGV[6..] people listed for named seats.
+-- Returns {concurrent, named, pool rules' generation, reservations, caps,
+--          listed people left without a seat...}.
 cull(true)
 local changed = false
-for _, setting in ipairs({{'concurrent', ARGV[2]}, {'named', ARGV[3]}}) do
+local settings = {{'concurrent', ARGV[2]}, {'named', ARGV[3]}, {'reserve', ARGV[4]},
+  {'cap', ARGV[5]}}
+for _, setting in ipairs(settings) do
   local name, value = setting[1], setting[2]
   if redis.call('HGET', K_CONFIG, 'env_' .. name) ~= value then
+    local before = redis.call('HGET', K_CONFIG, name)
     redis.call('HSET', K_CONFIG, name, value, 'env_' .. name, value)
+    if (name == 'reserve' or name == 'cap') and (before or '') ~= value then
+      redis.call('HINCRBY', K_CONFIG, 'pools_gen', 1)
+    end
     changed = true
   end
 end
 forget_capacities()
 local concurrent, named = capacities()
 if changed then
-  audit('resized', '', '', '', 'settings concurrent=' .. concurrent .. ' named=' .. named)
+  audit('resized', '', '', '', 'settings concurrent=' .. concurrent .. ' named=' .. named ..
+    ' reserve=' .. capacity_cache[4] .. ' cap=' .. capacity_cache[5])
 end
-local reply = {concurrent, named}
-for i = 4, #ARGV do
+local reply = {concurrent, named, capacity_cache[6], capacity_cache[4], capacity_cache[5]}
+for i = 6, #ARGV do
   local person = ARGV[i]
   if redis.call('SISMEMBER', K_NAMED, person) == 0 then
     if seat_free_for(person) then

@@ -11,13 +11,16 @@ local ids = {only}
 if only == '' then ids = redis.call('HKEYS', K_SESSIONS) end
 local ended = {}
 for _, id in ipairs(ids) do
-  end_marker(id)
-  local value = redis.call('HGET', K_SESSIONS, id)
-  if value then
-    redis.call('HDEL', K_SESSIONS, id)
-    table.insert(ended, id)
-    audit('ended', person, licence, id, by)
-    closed(person, licence, value, NOW, 'admin')
+  -- The slot's charge record is not a session; settle() gives it back with the last one.
+  if id ~= CHARGE then
+    end_marker(id)
+    local value = redis.call('HGET', K_SESSIONS, id)
+    if value then
+      redis.call('HDEL', K_SESSIONS, id)
+      table.insert(ended, id)
+      audit('ended', person, licence, id, by)
+      closed(person, licence, value, NOW, 'admin')
+    end
   end
 end
 settle(person, K_SESSIONS, licence)

@@ -2,21 +2,24 @@
 -- maximum age is reported 'ended'; one that was lost (expired, store restarted) is admitted
 -- again when a licence is free ('readmitted'), else refused like a new admission.
 -- KEYS[1] the person's sessions hash; ARGV[1] the settings (see common.lua).
--- ARGV[2] person, ARGV[3] session id, ARGV[4] '1' when the person is in a named group.
--- Returns {outcome ('renewed' | 'readmitted' | 'ended' | 'pool_full' | 'no_licence'), licence,
---          expires_at_ms, capacity, in_use, retry_after_ms}.
--- An UNCONFIGURED error when the installation has no settings (see admit() in common.lua).
+-- ARGV[2] person, ARGV[3] session id, ARGV[4] '1' when the person is in a named group,
+-- ARGV[5] the generation of pool rules the caller knows, ARGV[6..] the person's groups that
+-- the rules name.
+-- Returns {outcome ('renewed' | 'readmitted' | 'ended' | 'pool_full' | 'group_cap' |
+--          'no_licence'), licence, expires_at_ms, capacity, in_use, retry_after_ms}, a refusal
+--          also {group, limit, held}.
+-- An UNCONFIGURED or POOLS error as for admit.lua (see admit() in common.lua).
 -- Only a readmission culls: counts never include expired entries anyway, and entries are only
 -- ever created by admissions, so culling there keeps them bounded while a renewal, by far the
 -- most frequent call, stays cheap.
-local person, session = ARGV[2], ARGV[3]
+local person, session, gen, groups = ARGV[2], ARGV[3], ARGV[5], {unpack(ARGV, 6)}
 local record_ = redis.call('HGET', K_SESSIONS, session)
 if not record_ then
   if (tonumber(redis.call('ZSCORE', K_ENDED, session)) or 0) > NOW then
     return {'ended', '', 0, capacities(), in_use(), 0}
   end
   cull()
-  return admit(person, session, ARGV[4], NOW, 'readmitted')
+  return admit(person, session, ARGV[4], NOW, 'readmitted', gen, groups)
 end
 local expiry, created = string.match(record_, '^(%d+) (%d+)$')
 expiry, created = tonumber(expiry), tonumber(created)
@@ -35,8 +38,8 @@ if expiry <= NOW then
   -- and closed when it idled out.
   local kept = redis.call('HEXISTS', K_SESSIONS, session) == 1
   local licence = held_licence(person)
-  local reply = admit(person, session, ARGV[4], created, 'readmitted')
+  local reply = admit(person, session, ARGV[4], created, 'readmitted', gen, groups)
   if kept and reply[1] ~= 'readmitted' then closed(person, licence, record_, expiry, 'idle') end
   return reply
 end
-return admit(person, session, ARGV[4], created, 'renewed')
+return admit(person, session, ARGV[4], created, 'renewed', gen, groups)

@@ -1,6 +1,8 @@
 -- Takes a named seat back; the seat stays quarantined for the cooldown so that it cannot be
 -- passed between people as a floating licence. The person's live sessions move to the pool
 -- while a slot is free, else they end (without a tombstone: they come back when one frees).
+-- Under pool rules they always end that way: the slot's charge depends on the person's groups,
+-- which only their next admission (at the next heartbeat) brings.
 -- KEYS[1] the person's sessions hash; ARGV[1] the settings (see common.lua).
 -- ARGV[2] person, ARGV[3] who unassigned it.
 -- Returns {1, ids of the sessions ended...} if the person held a seat (the engine announces
@@ -13,7 +15,7 @@ audit('unassigned', person, 'named', '', ARGV[3])
 local reply = {1}
 if prune(person, K_SESSIONS, 'named') > 0 then
   local capacity = capacities()
-  if in_use() < capacity then
+  if not pool_rules() and in_use() < capacity then
     settle(person, K_SESSIONS, 'concurrent')
   else
     local all = redis.call('HGETALL', K_SESSIONS)
