@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from starlette.datastructures import Secret
 
+from . import pool_settings
 from .identity import settings as identity_parsers
 from .licensing.engine import (
     DEFAULT_AUDIT_MAXLEN,
@@ -25,6 +26,7 @@ from .licensing.engine import (
     DEFAULT_NAMED_COOLDOWN,
     DEFAULT_SESSION_MAX_AGE,
 )
+from .licensing.pools import Rules
 
 PREFIX = "HALO_GATE_"
 
@@ -89,6 +91,8 @@ class Settings:
     named_users: tuple[str, ...] = ()
     named_groups: tuple[str, ...] = ()
     named_cooldown: int = DEFAULT_NAMED_COOLDOWN
+    pool_reserve: Rules = ()
+    pool_cap: Rules = ()
     idle_timeout: int = DEFAULT_IDLE_TIMEOUT
     session_max_age: int = DEFAULT_SESSION_MAX_AGE
     heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL
@@ -183,6 +187,7 @@ class Settings:
                 f"{PREFIX}NAMED_SEATS has value '{self.named_seats}'."
             )
         identity_parsers.check(self)
+        pool_settings.check(self)
 
     @property
     def signing_keys(self) -> list[str]:
@@ -413,6 +418,8 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "named_users": _people,
     "named_groups": _items,
     "named_cooldown": _integer,
+    "pool_reserve": pool_settings.rules,
+    "pool_cap": pool_settings.rules,
     "idle_timeout": _positive,
     "session_max_age": _positive,
     "heartbeat_interval": _integer,

@@ -273,6 +273,8 @@ class HaloGate:
                 concurrent_seats=settings.concurrent_seats,
                 named_seats=settings.named_seats,
                 named_users=list(settings.named_users),
+                pool_reserve=settings.pool_reserve,
+                pool_cap=settings.pool_cap,
             )
             if seatless:
                 logger.warning("no named seat left for: %s", ", ".join(seatless))
@@ -327,6 +329,7 @@ class HaloGate:
                     session.person,
                     session.session_id,
                     named_group=self.in_named_group(session.groups),
+                    groups=session.groups,
                 )
         except STORE_ERRORS as error:
             self.memory.put(session.session_id, seen)
@@ -355,7 +358,7 @@ class HaloGate:
         return Gate("pass", session)
 
     def _refused(self, decision: Decision, at: float, now: float) -> Gate:
-        if decision.outcome == "pool_full":
+        if decision.outcome in ("pool_full", "group_cap"):
             # The remembered answer's wait shrinks as time passes.
             retry_after = max(1, decision.retry_after - int(now - at))
             return Gate("pool_full", decision=replace(decision, retry_after=retry_after))
@@ -420,6 +423,7 @@ class HaloGate:
                 retry_url=self._retry_url(conn),
                 logout_url=self.logout_path,
                 now=self.clock(),
+                **pages.refusal_details(decision),
             )
         return pages.no_licence(
             html,

@@ -191,13 +191,13 @@ class OwnRoutes:
             async with asyncio.timeout(self.gate.store_timeout):
                 await self.gate.ensure_configured()
                 decision = await self.gate.engine.admit(
-                    identity.person, session_id, named_group=named_group
+                    identity.person, session_id, named_group=named_group, groups=identity.groups
                 )
         except STORE_ERRORS as error:
             logger.warning("licence store unavailable at sign-in: %s", type(error).__name__)
             return pages.store_unavailable(html, retry_url=self.gate.login_path)
         response: Response
-        if decision.outcome == "pool_full":
+        if decision.outcome in ("pool_full", "group_cap"):
             response = pages.pool_full(
                 html,
                 capacity=decision.capacity,
@@ -206,6 +206,7 @@ class OwnRoutes:
                 retry_url=f"{self.gate.login_path}?next={quote(next_path, safe='')}",
                 logout_url=self.gate.logout_path,
                 now=self.gate.clock(),
+                **pages.refusal_details(decision),
             )
         elif not decision.admitted or decision.licence is None:
             response = pages.no_licence(

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.datastructures import Headers
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from ..licensing import Decision
 
 _templates = Environment(
     loader=PackageLoader("halo_gate.pages", "templates"),
@@ -71,24 +73,44 @@ def pool_full(
     retry_url: str,
     logout_url: str,
     now: float | None = None,
+    reason: str = "pool_full",
+    group: str | None = None,
+    limit: int | None = None,
+    held: int | None = None,
 ) -> Response:
+    """The pool is full for this person: all its slots, all the slots open to them (the shared
+    part, the rest being reserved for groups), or their group's cap (``reason`` "group_cap",
+    ``limit`` the cap and ``held`` the slots its members hold)."""
     retry_after = max(1, retry_after)
+    limit = capacity if limit is None else limit
+    held = in_use if held is None else held
     headers = {**NO_STORE, "Retry-After": str(retry_after)}
     if not html:
-        body = {
-            "error": "pool_full",
+        body: dict[str, Any] = {
+            "error": reason,
+            "reason": reason,
+            "group": group,
             "capacity": capacity,
             "in_use": in_use,
             "retry_after": retry_after,
         }
+        if reason == "group_cap":
+            body.update(group_cap=limit, group_in_use=held)
         return JSONResponse(body, status_code=503, headers=headers)
     frees = datetime.fromtimestamp((time.time() if now is None else now) + retry_after, UTC)
+    title = "All licences are in use"
+    if reason == "group_cap":
+        title = "All of your group's licences are in use"
     response = render(
         "pool_full.html",
         503,
-        title="All licences are in use",
+        title=title,
         capacity=capacity,
         in_use=in_use,
+        group=group and group[:1].upper() + group[1:],
+        group_cap=reason == "group_cap",
+        limit=limit,
+        held=held,
         frees_at=frees.strftime("%H:%M:%S UTC"),
         frees_at_iso=frees.isoformat(timespec="seconds"),
         retry_after_text=_duration(retry_after),
@@ -100,9 +122,27 @@ def pool_full(
     return response
 
 
+class RefusalDetails(TypedDict):
+    reason: str
+    group: str | None
+    limit: int
+    held: int
+
+
+def refusal_details(decision: Decision) -> RefusalDetails:
+    """The keywords of :func:`pool_full` that say which slots were full, from a refusal."""
+    return {
+        "reason": decision.outcome,
+        "group": decision.group,
+        "limit": decision.limit,
+        "held": decision.held,
+    }
+
+
 def no_licence(html: bool, text: str, logout_url: str) -> Response:
     if not html:
-        return JSONResponse({"error": "no_licence"}, status_code=403, headers=NO_STORE)
+        body = {"error": "no_licence", "reason": "no_licence", "group": None}
+        return JSONResponse(body, status_code=403, headers=NO_STORE)
     return message(403, "No licence", text, [("Sign out", logout_url)])
 
 

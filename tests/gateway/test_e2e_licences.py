@@ -57,6 +57,8 @@ async def test_k_people_are_admitted_and_the_next_is_refused_with_503(
     body = api.json()
     assert body == {
         "error": "pool_full",
+        "reason": "pool_full",
+        "group": None,
         "capacity": k,
         "in_use": k,
         "retry_after": int(api.headers["retry-after"]),

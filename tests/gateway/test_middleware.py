@@ -147,7 +147,10 @@ async def test_no_licence_is_403(make: Make) -> None:
     async with client(gate, stale) as http:
         api = await http.get("/whoami", headers=JSON)
         page = await http.get("/", headers=HTML)
-    assert (api.status_code, api.json()) == (403, {"error": "no_licence"})
+    assert (api.status_code, api.json()) == (
+        403,
+        {"error": "no_licence", "reason": "no_licence", "group": None},
+    )
     assert page.status_code == 403
     assert "No licence" in page.text
 
