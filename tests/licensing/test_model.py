@@ -1,10 +1,12 @@
 """A stateful property test: the engine on the real server against a plain model of the rules.
 
-Hypothesis drives admit / heartbeat / release / end / assign / unassign / resize / configure and
-the passing of time. After every step the engine's usage must equal the model's counts, live
-pool holders never exceed the slots (except right after a shrink, when nobody new gets in), and
-named people are always admitted. ``HALO_GATE_PROPERTY_EXAMPLES`` (default 50) sets the number
-of runs.
+Hypothesis drives admit / heartbeat / release / end / assign / unassign / resize / configure,
+live changes of the pool rules (reservations and caps) and the passing of time; people come
+with any of two groups. After every step the engine's usage (per group too) must equal the
+model's counts, live pool holders never exceed the slots and no group's members exceed its cap
+(except right after a shrink, when nobody new gets in), no reservation is charged to anyone
+outside its group, and named people are always admitted. ``HALO_GATE_PROPERTY_EXAMPLES``
+(default 50) sets the number of runs.
 
 Time moves in steps of 300 s, while the idle timeout (1000 s) and the seat cooldown (1700 s) are
 not multiples of 300, so no check ever lands on the millisecond where an entry expires. The
@@ -17,88 +19,28 @@ import asyncio
 import math
 import os
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from redis.asyncio import Redis
 
-from halo_gate.licensing import Decision, LicenceEngine
+from halo_gate.licensing import Decision, LicenceEngine, PoolRulesError
 
 from ..conftest import REDIS_URL, drop_instance, unique_instance
+from .model import COOLDOWN, IDLE, Model, Refusal, Rules
 
-IDLE = 1000
-COOLDOWN = 1700
 MAX_AGE = 10**7
 PEOPLE = ("ann", "bob", "cat", "dan")
+GROUPS = ("sd", "hr")
 LIVE = ("admitted", "renewed", "readmitted")
 T = TypeVar("T")
-
-
-@dataclass
-class Model:
-    """The licence rules of DESIGN.md, in plain Python, on a clock the test moves."""
-
-    now: float = 0
-    slots: int = 0
-    seats: int = 0
-    deployed: dict[str, int] = field(default_factory=dict)
-    named: set[str] = field(default_factory=set)
-    quarantine: dict[str, float] = field(default_factory=dict)
-    # person -> session -> expiry; expired sessions may linger, as they may in Redis.
-    sessions: dict[str, dict[str, float]] = field(default_factory=dict)
-    tombstones: set[str] = field(default_factory=set)
-    # Expired sessions an end-all may or may not have found before they were culled.
-    maybe_tombstones: set[str] = field(default_factory=set)
-
-    def live(self, person: str) -> dict[str, float]:
-        return {s: e for s, e in self.sessions.get(person, {}).items() if e > self.now}
-
-    def holders(self) -> dict[str, float]:
-        """Pool holders -> when their slot frees (their latest session's expiry)."""
-        return {
-            p: max(live.values())
-            for p in self.sessions
-            if p not in self.named and (live := self.live(p))
-        }
-
-    @property
-    def in_use(self) -> int:
-        return len(self.holders())
-
-    def quarantined(self) -> set[str]:
-        return {p for p, until in self.quarantine.items() if until > self.now}
-
-    def seat_free_for(self, person: str) -> bool:
-        held = len(self.named) + len(self.quarantined() - {person})
-        return held < self.seats
-
-    def take_seat(self, person: str) -> None:
-        self.named.add(person)
-        self.quarantine.pop(person, None)
-
-    def admission(self, person: str, session: str, group: bool, outcome: str) -> str:
-        """The outcome of admitting (or readmitting) a session; applies it."""
-        if person not in self.named and group and self.seat_free_for(person):
-            self.take_seat(person)
-        if person not in self.named and person not in self.holders():
-            refusal = ""
-            if self.slots == 0:
-                refusal = "no_licence"
-            elif self.in_use >= self.slots:
-                refusal = "pool_full"
-            if refusal:
-                self.sessions.get(person, {}).pop(session, None)
-                return refusal
-        self.sessions.setdefault(person, {})[session] = self.now + IDLE
-        return outcome
-
-    def retry_after(self) -> float:
-        expiries = sorted(self.holders().values())
-        return expiries[self.in_use - self.slots] - self.now
+RULES = st.lists(
+    st.tuples(st.sampled_from(GROUPS), st.integers(0, 2)), max_size=2, unique_by=lambda r: r[0]
+).map(tuple)
+GROUP_SETS = st.sets(st.sampled_from(GROUPS))
 
 
 class LicenceMachine(RuleBasedStateMachine):
@@ -117,6 +59,7 @@ class LicenceMachine(RuleBasedStateMachine):
         self.counter = 0
         self.known: dict[str, list[str]] = {p: [] for p in PEOPLE}
         self.ceiling = 0  # the most pool holders allowed now: slots, or more just after a shrink
+        self.group_ceiling: dict[str, int] = {}  # the same for each capped group's members
 
     @staticmethod
     async def _connect() -> Redis:
@@ -131,28 +74,45 @@ class LicenceMachine(RuleBasedStateMachine):
         self.runner.close()
 
     def capacity_changed(self) -> None:
-        self.ceiling = max(self.model.slots, self.model.in_use)
+        model = self.model
+        self.ceiling = max(model.slots, model.in_use)
+        counts = model.group_counts()
+        self.group_ceiling = {g: max(cap, counts.get(g, (0, 0, 0))[0]) for g, cap in model.cap}
 
     # The deployment and the administrators
 
-    @initialize(slots=st.integers(0, 3), seats=st.integers(0, 2))
-    def deploy(self, slots: int, seats: int) -> None:
-        self.configure(slots, seats, [])
+    @initialize(slots=st.integers(0, 3), seats=st.integers(0, 2), reserve=RULES, cap=RULES)
+    def deploy(self, slots: int, seats: int, reserve: Rules, cap: Rules) -> None:
+        self.configure(slots, seats, [], reserve, cap)
 
     @rule(
         slots=st.integers(0, 3),
         seats=st.integers(0, 2),
         listed=st.lists(st.sampled_from(PEOPLE), max_size=2, unique=True),
+        reserve=RULES,
+        cap=RULES,
     )
-    def configure(self, slots: int, seats: int, listed: list[str]) -> None:
+    def configure(
+        self, slots: int, seats: int, listed: list[str], reserve: Rules, cap: Rules
+    ) -> None:
         left = self.run(
-            self.engine.configure(concurrent_seats=slots, named_seats=seats, named_users=listed)
+            self.engine.configure(
+                concurrent_seats=slots,
+                named_seats=seats,
+                named_users=listed,
+                pool_reserve=reserve,
+                pool_cap=cap,
+            )
         )
         model = self.model
         if model.deployed.get("slots") != slots:
             model.slots = model.deployed["slots"] = slots
         if model.deployed.get("seats") != seats:
             model.seats = model.deployed["seats"] = seats
+        if model.deployed.get("reserve") != reserve:
+            model.reserve = model.deployed["reserve"] = reserve
+        if model.deployed.get("cap") != cap:
+            model.cap = model.deployed["cap"] = cap
         expected_left = []
         for person in listed:
             if person not in model.named:
@@ -171,6 +131,25 @@ class LicenceMachine(RuleBasedStateMachine):
         if seats is not None:
             self.model.seats = seats
         assert answer == (self.model.slots, self.model.seats)
+        self.capacity_changed()
+
+    @rule(reserve=st.none() | RULES, cap=st.none() | RULES)
+    def set_pools(self, reserve: Rules | None, cap: Rules | None) -> None:
+        model = self.model
+        new_reserve = model.reserve if reserve is None else reserve
+        new_cap = model.cap if cap is None else cap
+        caps = dict(new_cap)
+        valid = sum(n for _, n in new_reserve) <= model.slots and all(
+            n <= caps.get(g, n) for g, n in new_reserve
+        )
+        try:
+            rules = self.run(self.engine.set_pools(reserve=reserve, cap=cap))
+        except PoolRulesError:
+            assert not valid
+            return
+        assert valid
+        model.reserve, model.cap = new_reserve, new_cap
+        assert (rules.reserve, rules.cap) == (new_reserve, new_cap)
         self.capacity_changed()
 
     @rule(person=st.sampled_from(PEOPLE))
@@ -194,42 +173,63 @@ class LicenceMachine(RuleBasedStateMachine):
             return
         model.named.discard(person)
         model.quarantine[person] = model.now + COOLDOWN
-        if model.live(person) and model.in_use - 1 >= model.slots:
-            # No slot for the sessions the seat held: they end (without a tombstone).
+        model.records.pop(person, None)
+        if model.live(person) and (model.pooled or model.in_use - 1 >= model.slots):
+            # No slot for the sessions the seat held, or pool rules that need the person's
+            # groups to charge one: they end (without a tombstone).
             model.sessions.pop(person, None)
 
     # People
 
-    def check_admission(self, person: str, decision: Decision, expected: str, named: bool) -> None:
+    def check_admission(
+        self,
+        person: str,
+        decision: Decision,
+        expected: tuple[str, Refusal | None],
+        named: bool,
+    ) -> None:
         model = self.model
-        assert decision.outcome == expected, (person, decision)
+        outcome, refusal = expected
+        assert decision.outcome == outcome, (person, decision)
+        # Which rule refused, so that a run's statistics show every kind was reached.
+        kind = refusal and (refusal.group or ("shared" if refusal.limit < model.slots else ""))
+        event(f"{outcome} {kind or ''}".strip())
         if named:
             assert decision.admitted, "a named person is always admitted"
         assert decision.in_use == model.in_use
         assert decision.capacity == model.slots
         if decision.admitted:
             assert decision.licence == ("named" if person in model.named else "concurrent")
-        if decision.outcome == "pool_full":
-            assert decision.retry_after == pytest.approx(math.ceil(model.retry_after()), abs=5)
+        if refusal is not None:
+            assert (decision.group, decision.limit, decision.held) == (
+                refusal.group,
+                refusal.limit,
+                refusal.held,
+            )
+            assert decision.retry_after == pytest.approx(math.ceil(refusal.wait), abs=5)
 
-    @rule(person=st.sampled_from(PEOPLE), group=st.booleans())
-    def admit(self, person: str, group: bool) -> None:
+    @rule(person=st.sampled_from(PEOPLE), group=st.booleans(), groups=GROUP_SETS)
+    def admit(self, person: str, group: bool, groups: set[str]) -> None:
         self.counter += 1
         session = f"{person}-{self.counter}"
         self.known[person].append(session)
         named = person in self.model.named
-        decision = self.run(self.engine.admit(person, session, named_group=group))
-        expected = self.model.admission(person, session, group, "admitted")
+        decision = self.run(
+            self.engine.admit(person, session, named_group=group, groups=sorted(groups))
+        )
+        expected = self.model.admission(person, session, group, groups, "admitted")
         self.check_admission(person, decision, expected, named)
 
-    @rule(person=st.sampled_from(PEOPLE), group=st.booleans(), data=st.data())
-    def heartbeat(self, person: str, group: bool, data: st.DataObject) -> None:
+    @rule(person=st.sampled_from(PEOPLE), group=st.booleans(), groups=GROUP_SETS, data=st.data())
+    def heartbeat(self, person: str, group: bool, groups: set[str], data: st.DataObject) -> None:
         if not self.known[person]:
             return
         session = data.draw(st.sampled_from(self.known[person]))
         model = self.model
         named = person in model.named
-        decision = self.run(self.engine.heartbeat(person, session, named_group=group))
+        decision = self.run(
+            self.engine.heartbeat(person, session, named_group=group, groups=sorted(groups))
+        )
         if session in model.tombstones:
             assert decision.outcome == "ended"
             return
@@ -238,10 +238,8 @@ class LicenceMachine(RuleBasedStateMachine):
             if decision.outcome == "ended":
                 model.tombstones.add(session)
                 return
-        if session in model.live(person):
-            expected = model.admission(person, session, group, "renewed")
-        else:
-            expected = model.admission(person, session, group, "readmitted")
+        renewal = "renewed" if session in model.live(person) else "readmitted"
+        expected = model.admission(person, session, group, groups, renewal)
         self.check_admission(person, decision, expected, named)
 
     @rule(person=st.sampled_from(PEOPLE), data=st.data())
@@ -298,6 +296,29 @@ class LicenceMachine(RuleBasedStateMachine):
         assert usage.named_quarantined == len(model.quarantined())
         assert usage.in_use <= self.ceiling, "more pool holders than slots"
         self.ceiling = max(model.slots, min(self.ceiling, usage.in_use))
+
+        counts = model.group_counts()
+        shown = dict.fromkeys([g for g, _ in model.reserve + model.cap])
+        shown |= dict.fromkeys(g for g, (members, _, _) in counts.items() if members)
+        reserve, cap = dict(model.reserve), dict(model.cap)
+        expected = {
+            g: (
+                reserve.get(g, 0),
+                cap.get(g),
+                *counts.get(g, (0, 0, 0)),
+                model.group_denials.get(g, 0),
+            )
+            for g in shown
+        }
+        assert {
+            g: (u.reserved, u.cap, u.in_use, u.in_reserve, u.in_shared, u.denials_24h)
+            for g, u in usage.groups.items()
+        } == expected
+        for g, u in usage.groups.items():
+            assert u.in_reserve <= u.in_use, "a reservation charged to someone outside its group"
+            if g in self.group_ceiling:
+                assert u.in_use <= self.group_ceiling[g], "more members holding slots than the cap"
+                self.group_ceiling[g] = max(cap[g], min(self.group_ceiling[g], u.in_use))
 
 
 LicenceMachine.TestCase.settings = settings(

@@ -219,11 +219,13 @@ local function prune(person, skey, licence)
   return latest, charge
 end
 
--- Makes the person's entry in the right zset match their sessions after a change.
-local function settle(person, skey, licence)
+-- Makes the person's entry in the right zset match their sessions after a change. fresh says
+-- the person has just taken a new slot without a charge record, so any record left belongs to
+-- an old slot.
+local function settle(person, skey, licence, fresh)
   local zset, other = zset_of(licence)
   local latest, charge = prune(person, skey, licence)
-  if charge and (latest == 0 or licence == 'named') then
+  if charge and (latest == 0 or licence == 'named' or fresh) then
     -- No pool slot is held any more: its charge is given back, to the part it came from.
     redis.call('HDEL', skey, CHARGE)
     count_charge(charge, -1)
@@ -415,19 +417,21 @@ local function admit(person, session, named_group, created, outcome, pools_gen, 
     take_seat(person, 'group')
     licence = 'named'
   end
-  local taken, mine = nil, {}
+  local taken, mine, fresh = nil, {}, false
   if licence == 'concurrent' and (tonumber(redis.call('ZSCORE', K_POOL, person)) or 0) <= NOW then
     -- The person holds no live slot, so dropping their stale sessions below leaves this count.
     local used = in_use()
     local rules = pool_rules()
     local reason, group, limit, held, leaving = nil, nil, capacity, used, nil
+    if rules then
+      for _, g in ipairs(groups) do
+        if rules.reserve[g] or rules.cap[g] then table.insert(mine, g) end
+      end
+    end
     if capacity == 0 then
       reason = 'no_licence'
     elseif rules then
       cull_expired_holders()
-      for _, g in ipairs(groups) do
-        if rules.reserve[g] or rules.cap[g] then table.insert(mine, g) end
-      end
       taken, reason, group, limit, held, leaving = charge(rules, mine, capacity, used)
     elseif used >= capacity then
       reason = 'pool_full'
@@ -448,6 +452,7 @@ local function admit(person, session, named_group, created, outcome, pools_gen, 
       end
       return {reason, '', 0, capacity, used, wait, group or '', limit, held}
     end
+    fresh = true
   end
   local expiry = math.min(NOW + IDLE, created + MAX_AGE)
   redis.call('HSET', K_SESSIONS, session, expiry .. ' ' .. created)
@@ -457,8 +462,9 @@ local function admit(person, session, named_group, created, outcome, pools_gen, 
     local record_ = charge_record(taken, mine)
     redis.call('HSET', K_SESSIONS, CHARGE, record_)
     count_charge(record_, 1)
+    fresh = false
   end
-  settle(person, K_SESSIONS, licence)
+  settle(person, K_SESSIONS, licence, fresh)
   local used = in_use()
   if outcome ~= 'renewed' then
     audit('admitted', person, licence, session, outcome, used, taken)

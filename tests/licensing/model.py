@@ -1,0 +1,151 @@
+"""A plain Python model of the licence rules of DESIGN.md and the README's department pools,
+on a clock the test moves; ``test_model.py`` checks the engine against it step by step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+IDLE = 1000
+COOLDOWN = 1700
+Rules = tuple[tuple[str, int], ...]
+
+
+@dataclass
+class Model:
+    """The licence rules of DESIGN.md, in plain Python, on a clock the test moves."""
+
+    now: float = 0
+    slots: int = 0
+    seats: int = 0
+    deployed: dict[str, Any] = field(default_factory=dict)
+    named: set[str] = field(default_factory=set)
+    quarantine: dict[str, float] = field(default_factory=dict)
+    # person -> session -> expiry; expired sessions may linger, as they may in Redis.
+    sessions: dict[str, dict[str, float]] = field(default_factory=dict)
+    tombstones: set[str] = field(default_factory=set)
+    # Expired sessions an end-all may or may not have found before they were culled.
+    maybe_tombstones: set[str] = field(default_factory=set)
+    # Pool rules: (group, slots) in order; a holder's charge and groups under them.
+    reserve: Rules = ()
+    cap: Rules = ()
+    records: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    group_denials: dict[str, int] = field(default_factory=dict)
+
+    def live(self, person: str) -> dict[str, float]:
+        return {s: e for s, e in self.sessions.get(person, {}).items() if e > self.now}
+
+    def holders(self) -> dict[str, float]:
+        """Pool holders -> when their slot frees (their latest session's expiry)."""
+        return {
+            p: max(live.values())
+            for p in self.sessions
+            if p not in self.named and (live := self.live(p))
+        }
+
+    @property
+    def in_use(self) -> int:
+        return len(self.holders())
+
+    def quarantined(self) -> set[str]:
+        return {p for p, until in self.quarantine.items() if until > self.now}
+
+    def seat_free_for(self, person: str) -> bool:
+        held = len(self.named) + len(self.quarantined() - {person})
+        return held < self.seats
+
+    def take_seat(self, person: str) -> None:
+        self.named.add(person)
+        self.quarantine.pop(person, None)
+
+    # Pool rules
+
+    @property
+    def pooled(self) -> bool:
+        return bool(self.reserve or self.cap)
+
+    def record(self, person: str) -> tuple[str, tuple[str, ...]] | None:
+        return self.records.get(person) if person in self.holders() else None
+
+    def group_counts(self) -> dict[str, tuple[int, int, int]]:
+        """Group -> (members holding slots, charged to its reservation, members in shared)."""
+        counts: dict[str, list[int]] = {}
+        for person in self.holders():
+            if (record := self.record(person)) is None:
+                continue
+            charge, groups = record
+            if charge:
+                counts.setdefault(charge, [0, 0, 0])[1] += 1
+            for group in groups:
+                counts.setdefault(group, [0, 0, 0])[0] += 1
+                if not charge:
+                    counts[group][2] += 1
+        return {group: (m, r, s) for group, (m, r, s) in counts.items()}
+
+    def wait_for(self, k: int, belongs: Any) -> float:
+        holders = sorted(self.holders().items(), key=lambda item: item[1])
+        leaving = [expiry for person, expiry in holders if belongs(self.record(person))]
+        return leaving[k] - self.now if k < len(leaving) else IDLE
+
+    def charge(self, mine: list[str]) -> tuple[str, Refusal | None]:
+        """The charge of a new slot, or the refusal, as the README's rules say."""
+        counts = self.group_counts()
+        for group, cap in self.cap:
+            held = counts.get(group, (0, 0, 0))[0]
+            if group in mine and held >= cap:
+                wait = self.wait_for(held - cap, lambda r, g=group: r is not None and g in r[1])
+                return "", Refusal("group_cap", wait, group, cap, held)
+        if self.in_use >= self.slots:
+            return "", Refusal("pool_full", self.retry_after(), None, self.slots, self.in_use)
+        for group, kept in self.reserve:
+            if group in mine and counts.get(group, (0, 0, 0))[1] < kept:
+                return group, None
+        shared = self.slots - sum(kept for _, kept in self.reserve)
+        reserved_held = sum(1 for p in self.holders() if (r := self.record(p)) and r[0])
+        held = self.in_use - reserved_held
+        if held < shared:
+            return "", None
+        limit = max(shared, 0)
+        wait = self.wait_for(held - limit, lambda r: r is None or not r[0])
+        return "", Refusal("pool_full", wait, None, limit, held)
+
+    def admission(
+        self, person: str, session: str, group: bool, groups: set[str], outcome: str
+    ) -> tuple[str, Refusal | None]:
+        """The outcome of admitting (or readmitting) a session; applies it."""
+        if person not in self.named and group and self.seat_free_for(person):
+            self.take_seat(person)
+        if person not in self.named and person not in self.holders():
+            refusal = None
+            charge, mine = "", [g for g, _ in self.reserve + self.cap if g in groups]
+            if self.slots == 0:
+                refusal = Refusal("no_licence", 0, None, self.slots, self.in_use)
+            elif self.pooled:
+                charge, refusal = self.charge(mine)
+            elif self.in_use >= self.slots:
+                refusal = Refusal("pool_full", self.retry_after(), None, self.slots, self.in_use)
+            if refusal:
+                self.sessions.get(person, {}).pop(session, None)
+                for g in set(mine) if self.pooled else ():
+                    self.group_denials[g] = self.group_denials.get(g, 0) + 1
+                return refusal.outcome, refusal
+            self.records.pop(person, None)
+            if self.pooled and mine:
+                self.records[person] = (charge, tuple(dict.fromkeys(mine)))
+        self.sessions.setdefault(person, {})[session] = self.now + IDLE
+        return outcome, None
+
+    def retry_after(self) -> float:
+        expiries = sorted(self.holders().values())
+        if self.in_use - self.slots >= len(expiries):
+            return 1  # retry_after_ms() in common.lua answers a second when nobody is due
+        return expiries[self.in_use - self.slots] - self.now
+
+
+@dataclass(frozen=True)
+class Refusal:
+    outcome: str
+    wait: float  # seconds until a slot of the kind that was full frees, at the latest
+    group: str | None
+    limit: int
+    held: int
