@@ -26,6 +26,7 @@ class Task:
     person: str = ""
     session: str = ""
     repeat: int = 1
+    groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ async def _run_task(engine: LicenceEngine, task: Task) -> list[Result]:
             results.append(Result(task.call, task.person, outcome, -1))
             continue
         call = engine.admit if task.call == "admit" else engine.heartbeat
-        decision = await call(task.person, task.session)
+        decision = await call(task.person, task.session, groups=task.groups)
         results.append(Result(task.call, task.person, decision.outcome, decision.in_use))
         if decision.admitted and task.call == "admit":
             break
