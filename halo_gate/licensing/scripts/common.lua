@@ -220,8 +220,7 @@ local function prune(person, skey, licence)
 end
 
 -- Makes the person's entry in the right zset match their sessions after a change. fresh says
--- the person has just taken a new slot without a charge record, so any record left belongs to
--- an old slot.
+-- the person has just taken a new slot, so any charge record left belongs to an old one.
 local function settle(person, skey, licence, fresh)
   local zset, other = zset_of(licence)
   local latest, charge = prune(person, skey, licence)
@@ -456,15 +455,13 @@ local function admit(person, session, named_group, created, outcome, pools_gen, 
   end
   local expiry = math.min(NOW + IDLE, created + MAX_AGE)
   redis.call('HSET', K_SESSIONS, session, expiry .. ' ' .. created)
+  -- A new slot gives back any charge record left from an old one, then takes its own.
+  settle(person, K_SESSIONS, licence, fresh)
   if taken and #mine > 0 then
-    local before = redis.call('HGET', K_SESSIONS, CHARGE)
-    if before then count_charge(before, -1) end
     local record_ = charge_record(taken, mine)
     redis.call('HSET', K_SESSIONS, CHARGE, record_)
     count_charge(record_, 1)
-    fresh = false
   end
-  settle(person, K_SESSIONS, licence, fresh)
   local used = in_use()
   if outcome ~= 'renewed' then
     audit('admitted', person, licence, session, outcome, used, taken)
