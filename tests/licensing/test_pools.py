@@ -354,3 +354,14 @@ async def test_store_restarted_empty_gets_the_pool_rules_back(engine: LicenceEng
     await drop_instance(engine.store, engine.keys.instance)
     assert await admit(engine, "h2", HR) == "admitted"
     assert await admit(engine, "h3", HR) == "group_cap"
+
+
+async def test_group_cap_wait_is_bounded_past_a_long_scan(engine: LicenceEngine) -> None:
+    await pooled(engine, 1000, cap=f"{HR}=1")
+    for i in range(520):  # more holders than the wait's scan reads, all outside HR
+        await engine.admit(f"p{i}@x.org", f"s{i}")
+    advance(engine, 60)
+    assert await admit(engine, "h1", HR) == "admitted"
+    refused = await engine.admit("h2@x.org", "h2", groups=[HR])
+    assert (refused.outcome, refused.group) == ("group_cap", HR)
+    assert IDLE - 2 <= refused.retry_after <= IDLE  # the last holder's expiry: h1's

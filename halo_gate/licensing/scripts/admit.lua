@@ -9,4 +9,4 @@
 -- An UNCONFIGURED error when the installation has no settings, a POOLS error when the pool
 -- rules changed since the caller learnt them (see admit() in common.lua).
 cull(true)
-return admit(ARGV[2], ARGV[3], ARGV[4], NOW, 'admitted', ARGV[5], {unpack(ARGV, 6)})
+return admit(ARGV[2], ARGV[3], ARGV[4], NOW, 'admitted', ARGV[5])

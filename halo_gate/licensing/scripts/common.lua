@@ -4,8 +4,9 @@
 -- decision concerns no person. It routes the call to the installation's cluster slot; every
 -- other key shares its {hash tag}, so the script may name them from the prefix:
 --   config      HASH  concurrent, named (capacities), env_concurrent, env_named; reserve, cap
---                     (pool rules, "group=N,..."), env_reserve, env_cap, pools_gen (bumped
---                     whenever the rules change, so a worker knows its list of groups is stale)
+--                     (pool rules, "group=N,..."), env_reserve, env_cap, pools_gen (the rules'
+--                     generation: '0' while there are none, else a number never used before,
+--                     so a worker knows its list of groups is stale), pools_count
 --   pool        ZSET  concurrent person -> expiry (ms) of their latest session
 --   active      ZSET  named person      -> expiry (ms) of their latest session
 --   named       SET   people holding a named seat
@@ -13,7 +14,7 @@
 --   ended       ZSET  session id ended by an administrator -> end of its tombstone (ms)
 --   audit       STREAM one entry per decision
 --   sessions:P  HASH  person P's sessions: id -> "expiry created" (ms); and, while P holds a
---                     pool slot charged under pool rules, CHARGE -> the charge (see charge())
+--                     pool slot charged under pool rules, CHARGE -> the charge (see P.charge)
 --   pool_use    HASH  slots held under pool rules: r (charged to reservations), m:G (held by
 --                     members of G), r:G (charged to G's reservation), s:G (members of G
 --                     charged to the shared part)
@@ -50,13 +51,13 @@ end
 
 local capacity_cache, rules_cache = nil, nil
 -- (concurrent slots, named seats), read once per call; scripts that change them call forget().
--- capacity_cache[3] says whether the installation has settings at all; [4] and [5] are the pool
--- rules' texts (reserve, cap; '' when unset) and [6] their generation, read in the same call.
+-- capacity_cache[3] says whether the installation has settings at all, [4] is the pool rules'
+-- generation ('0': no rules), read in the same call.
 local function capacities()
   if not capacity_cache then
-    local c = redis.call('HMGET', K_CONFIG, 'concurrent', 'named', 'reserve', 'cap', 'pools_gen')
+    local c = redis.call('HMGET', K_CONFIG, 'concurrent', 'named', 'pools_gen')
     capacity_cache = {tonumber(c[1]) or 0, tonumber(c[2]) or 0, (c[1] or c[2]) ~= false,
-      c[3] or '', c[4] or '', c[5] or '0'}
+      c[3] or '0'}
   end
   return capacity_cache[1], capacity_cache[2]
 end
@@ -65,57 +66,8 @@ local function forget_capacities()
   capacity_cache, rules_cache = nil, nil
 end
 
--- The pool rules, parsed once per call; nil when neither reservations nor caps are set.
--- order: groups with a reservation, in the order given (the order slots are charged in);
--- capped: groups with a cap, in the order given; reserve[G], cap[G]; reserved: all the
--- reservations' slots together.
-local function pool_rules()
-  capacities()
-  local reserve_text, cap_text = capacity_cache[4], capacity_cache[5]
-  if reserve_text == '' and cap_text == '' then return nil end
-  if not rules_cache then
-    local rules = {order = {}, capped = {}, reserve = {}, cap = {}, reserved = 0}
-    for group, n in string.gmatch(reserve_text, '([^,]+)=(%d+)') do
-      table.insert(rules.order, group)
-      rules.reserve[group] = tonumber(n)
-      rules.reserved = rules.reserved + tonumber(n)
-    end
-    for group, n in string.gmatch(cap_text, '([^,]+)=(%d+)') do
-      table.insert(rules.capped, group)
-      rules.cap[group] = tonumber(n)
-    end
-    rules_cache = rules
-  end
-  return rules_cache
-end
-
--- A slot's charge record: the group whose reservation holds it ('' for the shared part), then
--- the person's groups under the rules when they took it, each on its own line. A record is
--- only kept for people in such a group: anyone else is in the shared part, counted by none.
-local function charge_record(charge, groups)
-  return charge .. '\n' .. table.concat(groups, '\n')
-end
-
-local function read_charge(record)
-  local charge, groups = nil, {}
-  for line in string.gmatch(record .. '\n', '([^\n]*)\n') do
-    if charge == nil then charge = line else table.insert(groups, line) end
-  end
-  return charge, groups
-end
-
--- Adds a slot's charge to the pool_use counters (delta 1) or gives it back (delta -1).
-local function count_charge(record, delta)
-  local charge, groups = read_charge(record)
-  if charge ~= '' then
-    redis.call('HINCRBY', K_POOL_USE, 'r', delta)
-    redis.call('HINCRBY', K_POOL_USE, 'r:' .. charge, delta)
-  end
-  for _, group in ipairs(groups) do
-    redis.call('HINCRBY', K_POOL_USE, 'm:' .. group, delta)
-    if charge == '' then redis.call('HINCRBY', K_POOL_USE, 's:' .. group, delta) end
-  end
-end
+-- The department pools' functions, made on demand (see below).
+local pool_lib
 
 local function in_use()
   return redis.call('ZCOUNT', K_POOL, '(' .. NOW, '+inf')
@@ -227,7 +179,7 @@ local function settle(person, skey, licence, fresh)
   if charge and (latest == 0 or licence == 'named' or fresh) then
     -- No pool slot is held any more: its charge is given back, to the part it came from.
     redis.call('HDEL', skey, CHARGE)
-    count_charge(charge, -1)
+    pool_lib().count(charge, -1)
   end
   redis.call('ZREM', other, person)
   if latest == 0 then
@@ -259,19 +211,12 @@ local function cull_people(zset, licence)
     redis.call('ZREM', zset, person)
     for i = 1, #all, 2 do
       if all[i] == CHARGE then
-        count_charge(all[i + 1], -1)
+        pool_lib().count(all[i + 1], -1)
       else
         dropped(person, licence, all[i], all[i + 1])
       end
     end
   end
-end
-
--- Under pool rules the pool_use counters are read, and they count a holder until the holder
--- is culled, so every expired holder is culled first. Each is culled once: the work is
--- bounded over time, though not per call.
-local function cull_expired_holders()
-  while redis.call('ZCOUNT', K_POOL, '-inf', NOW) > 0 do cull_people(K_POOL, 'concurrent') end
 end
 
 local function cull_zset(zset)
@@ -313,92 +258,179 @@ local function retry_after_ms(capacity, used)
   return tonumber(next[2]) - NOW
 end
 
--- Milliseconds until the (k+1)-th soonest-leaving holder whose charge record satisfies
--- belongs(record) (false when they have none) has left. The scan is bounded: past it, the last
--- holder's expiry, which bounds every slot's; with fewer such holders, the idle timeout.
+-- Department pools. Lua makes a closure of every function of this preamble at every call, so
+-- the pool rules' functions are made only in a call that needs them (by pool_lib(), once): a
+-- renewal, or any decision without pool rules, does not pay for them.
 local SCAN_LIMIT = 512
-local function wait_for(k, belongs)
-  local found = 0
-  for start = 0, SCAN_LIMIT - 1, 64 do
-    local batch = redis.call('ZRANGEBYSCORE', K_POOL, '(' .. NOW, '+inf', 'WITHSCORES',
-      'LIMIT', start, 64)
-    for i = 1, #batch, 2 do
-      if belongs(redis.call('HGET', sessions_key(batch[i]), CHARGE)) then
-        if found == k then return tonumber(batch[i + 1]) - NOW end
-        found = found + 1
+local pool_lib_cache = nil
+pool_lib = function()
+  if pool_lib_cache then return pool_lib_cache end
+  local P = {}
+
+  -- The pool rules' texts: reservations and caps ("group=N,...", '' for none).
+  function P.texts()
+    local texts = redis.call('HMGET', K_CONFIG, 'reserve', 'cap')
+    return texts[1] or '', texts[2] or ''
+  end
+
+  -- Applies new pool rules, with a new generation: '0' while there are none, so a decision needs
+  -- nothing but the generation, which it reads anyway, to know that.
+  function P.set(reserve, cap)
+    local count = redis.call('HINCRBY', K_CONFIG, 'pools_count', 1)
+    local generation = '0'
+    if reserve ~= '' or cap ~= '' then generation = tostring(count) end
+    redis.call('HSET', K_CONFIG, 'reserve', reserve, 'cap', cap, 'pools_gen', generation)
+    forget_capacities()
+  end
+
+  -- The pool rules, parsed once per call; nil when neither reservations nor caps are set.
+  -- order: groups with a reservation, in the order given (the order slots are charged in);
+  -- capped: groups with a cap, in the order given; reserve[G], cap[G]; reserved: all the
+  -- reservations' slots together.
+  function P.rules()
+    capacities()
+    if capacity_cache[4] == '0' then return nil end
+    if not rules_cache then
+      local reserve_text, cap_text = P.texts()
+      local rules = {order = {}, capped = {}, reserve = {}, cap = {}, reserved = 0}
+      for group, n in string.gmatch(reserve_text, '([^,]+)=(%d+)') do
+        table.insert(rules.order, group)
+        rules.reserve[group] = tonumber(n)
+        rules.reserved = rules.reserved + tonumber(n)
+      end
+      for group, n in string.gmatch(cap_text, '([^,]+)=(%d+)') do
+        table.insert(rules.capped, group)
+        rules.cap[group] = tonumber(n)
+      end
+      rules_cache = rules
+    end
+    return rules_cache
+  end
+
+  -- A slot's charge record: the group whose reservation holds it ('' for the shared part), then
+  -- the person's groups under the rules when they took it, each on its own line. A record is
+  -- only kept for people in such a group: anyone else is in the shared part, counted by none.
+  function P.record(charge, groups)
+    return charge .. '\n' .. table.concat(groups, '\n')
+  end
+
+  function P.read(record)
+    local charge, groups = nil, {}
+    for line in string.gmatch(record .. '\n', '([^\n]*)\n') do
+      if charge == nil then charge = line else table.insert(groups, line) end
+    end
+    return charge, groups
+  end
+
+  -- Adds a slot's charge to the pool_use counters (delta 1) or gives it back (delta -1).
+  function P.count(record, delta)
+    local charge, groups = P.read(record)
+    if charge ~= '' then
+      redis.call('HINCRBY', K_POOL_USE, 'r', delta)
+      redis.call('HINCRBY', K_POOL_USE, 'r:' .. charge, delta)
+    end
+    for _, group in ipairs(groups) do
+      redis.call('HINCRBY', K_POOL_USE, 'm:' .. group, delta)
+      if charge == '' then redis.call('HINCRBY', K_POOL_USE, 's:' .. group, delta) end
+    end
+  end
+
+  -- Under pool rules the pool_use counters are read, and they count a holder until the holder
+  -- is culled, so every expired holder is culled first. Each is culled once: the work is
+  -- bounded over time, though not per call.
+  function P.cull_expired()
+    while redis.call('ZCOUNT', K_POOL, '-inf', NOW) > 0 do cull_people(K_POOL, 'concurrent') end
+  end
+
+  -- Milliseconds until the (k+1)-th soonest-leaving holder whose charge record satisfies
+  -- belongs(record) (false when they have none) has left. The scan is bounded: past it, the last
+  -- holder's expiry, which bounds every slot's; with fewer such holders, the idle timeout.
+  function P.wait_for(k, belongs)
+    local found = 0
+    for start = 0, SCAN_LIMIT - 1, 64 do
+      local batch = redis.call('ZRANGEBYSCORE', K_POOL, '(' .. NOW, '+inf', 'WITHSCORES',
+        'LIMIT', start, 64)
+      for i = 1, #batch, 2 do
+        if belongs(redis.call('HGET', sessions_key(batch[i]), CHARGE)) then
+          if found == k then return tonumber(batch[i + 1]) - NOW end
+          found = found + 1
+        end
+      end
+      if #batch < 128 then return IDLE end
+    end
+    local last = redis.call('ZRANGE', K_POOL, -1, -1, 'WITHSCORES')
+    return tonumber(last[2]) - NOW
+  end
+
+  function P.in_shared_part(record)
+    return not record or string.sub(record, 1, 1) == '\n'
+  end
+
+  function P.member_of(group)
+    return function(record)
+      if not record then return false end
+      local _, groups = P.read(record)
+      for _, g in ipairs(groups) do
+        if g == group then return true end
+      end
+      return false
+    end
+  end
+
+  -- The charge for a new pool slot under the rules, for a person whose groups under the rules
+  -- are `groups`, with `used` of the pool's `capacity` slots held. In this order:
+  --   1. every cap of the person's groups must have room, else 'group_cap' for the first full
+  --      one in the order of the caps;
+  --   2. the pool as a whole never holds more than its slots, else 'pool_full';
+  --   3. the slot is charged to the first of the person's groups, in the order of the
+  --      reservations, whose reservation has a free slot;
+  --   4. else to the shared part (the slots less all reservations) while it has room, else
+  --      'pool_full'.
+  -- Returns the charge (a group: its reservation; '': the shared part), or nil and the refusal:
+  -- reason, group ('' for none), limit (the slots that were full), held (how many are held)
+  -- and the holders that must leave to make room (a filter for wait_for; nil: any holder).
+  function P.charge(rules, groups, capacity, used)
+    local fields, mine = {'r'}, {}
+    for _, group in ipairs(groups) do
+      table.insert(fields, 'm:' .. group)
+      table.insert(fields, 'r:' .. group)
+    end
+    local counts = redis.call('HMGET', K_POOL_USE, unpack(fields))
+    for i, group in ipairs(groups) do
+      mine[group] = {tonumber(counts[2 * i]) or 0, tonumber(counts[2 * i + 1]) or 0}
+    end
+    for _, group in ipairs(rules.capped) do
+      local held = mine[group] and mine[group][1]
+      if held and held >= rules.cap[group] then
+        return nil, 'group_cap', group, rules.cap[group], held, P.member_of(group)
       end
     end
-    if #batch < 128 then return IDLE end
-  end
-  local last = redis.call('ZRANGE', K_POOL, -1, -1, 'WITHSCORES')
-  return tonumber(last[2]) - NOW
-end
-
-local function in_shared_part(record)
-  return not record or string.sub(record, 1, 1) == '\n'
-end
-
-local function member_of(group)
-  return function(record)
-    if not record then return false end
-    local _, groups = read_charge(record)
-    for _, g in ipairs(groups) do
-      if g == group then return true end
+    if used >= capacity then return nil, 'pool_full', '', capacity, used, nil end
+    for _, group in ipairs(rules.order) do
+      if mine[group] and mine[group][2] < rules.reserve[group] then return group end
     end
-    return false
+    local shared, shared_held = capacity - rules.reserved, used - (tonumber(counts[1]) or 0)
+    if shared_held < shared then return '' end
+    return nil, 'pool_full', '', math.max(shared, 0), shared_held, P.in_shared_part
   end
-end
 
--- The charge for a new pool slot under the rules, for a person whose groups under the rules
--- are `groups`, with `used` of the pool's `capacity` slots held. In this order:
---   1. every cap of the person's groups must have room, else 'group_cap' for the first full
---      one in the order of the caps;
---   2. the pool as a whole never holds more than its slots, else 'pool_full';
---   3. the slot is charged to the first of the person's groups, in the order of the
---      reservations, whose reservation has a free slot;
---   4. else to the shared part (the slots less all reservations) while it has room, else
---      'pool_full'.
--- Returns the charge (a group: its reservation; '': the shared part), or nil and the refusal:
--- reason, group ('' for none), limit (the slots that were full), held (how many are held)
--- and the holders that must leave to make room (a filter for wait_for; nil: any holder).
-local function charge(rules, groups, capacity, used)
-  local fields, mine = {'r'}, {}
-  for _, group in ipairs(groups) do
-    table.insert(fields, 'm:' .. group)
-    table.insert(fields, 'r:' .. group)
+  -- Counts a refused person's denial against each of their groups under the rules.
+  function P.record_denials(groups)
+    local minute = math.floor(NOW / 60000)
+    local key = PREFIX .. 'group_history:' .. math.floor(minute / 1440)
+    for _, group in ipairs(groups) do redis.call('HINCRBY', key, minute .. ' ' .. group, 1) end
+    redis.call('EXPIRE', key, HISTORY_TTL)
   end
-  local counts = redis.call('HMGET', K_POOL_USE, unpack(fields))
-  for i, group in ipairs(groups) do
-    mine[group] = {tonumber(counts[2 * i]) or 0, tonumber(counts[2 * i + 1]) or 0}
-  end
-  for _, group in ipairs(rules.capped) do
-    local held = mine[group] and mine[group][1]
-    if held and held >= rules.cap[group] then
-      return nil, 'group_cap', group, rules.cap[group], held, member_of(group)
-    end
-  end
-  if used >= capacity then return nil, 'pool_full', '', capacity, used, nil end
-  for _, group in ipairs(rules.order) do
-    if mine[group] and mine[group][2] < rules.reserve[group] then return group end
-  end
-  local shared, shared_held = capacity - rules.reserved, used - (tonumber(counts[1]) or 0)
-  if shared_held < shared then return '' end
-  return nil, 'pool_full', '', math.max(shared, 0), shared_held, in_shared_part
-end
 
--- Counts a refused person's denial against each of their groups under the rules.
-local function record_group_denials(groups)
-  local minute = math.floor(NOW / 60000)
-  local key = PREFIX .. 'group_history:' .. math.floor(minute / 1440)
-  for _, group in ipairs(groups) do redis.call('HINCRBY', key, minute .. ' ' .. group, 1) end
-  redis.call('EXPIRE', key, HISTORY_TTL)
+  pool_lib_cache = P
+  return P
 end
 
 -- The admission decision for one session. pools_gen is the generation of the pool rules the
--- caller knows, and groups the person's groups among those the rules name. Returns the reply
--- every admitting script gives: {outcome, licence, expires_at_ms, capacity, in_use,
--- retry_after_ms}, and for a refusal also {group, limit, held} (see charge()).
-local function admit(person, session, named_group, created, outcome, pools_gen, groups)
+-- caller knows; the person's groups among those the rules name are ARGV[6..]. Returns the
+-- reply every admitting script gives: {outcome, licence, expires_at_ms, capacity, in_use,
+-- retry_after_ms}, and for a refusal also {group, limit, held} (see P.charge).
+local function admit(person, session, named_group, created, outcome, pools_gen)
   local capacity = capacities()
   if not capacity_cache[3] then
     -- No settings: the store lost its data (restarted empty, flushed) or was never configured.
@@ -406,32 +438,34 @@ local function admit(person, session, named_group, created, outcome, pools_gen, 
     -- deployment's settings again, as a starting worker does, and repeats the call.
     return redis.error_reply('UNCONFIGURED installation ' .. PREFIX .. ' has no settings')
   end
-  if pools_gen ~= capacity_cache[6] then
+  if pools_gen ~= capacity_cache[4] then
     -- The caller chose the person's groups by rules that have changed since: it learns the
     -- new ones and repeats the call.
-    return redis.error_reply('POOLS rules changed, now generation ' .. capacity_cache[6])
+    return redis.error_reply('POOLS rules changed, now generation ' .. capacity_cache[4])
   end
   local licence = licence_of(person)
   if licence == 'concurrent' and named_group == '1' and seat_free_for(person) then
     take_seat(person, 'group')
     licence = 'named'
   end
-  local taken, mine, fresh = nil, {}, false
+  local taken, mine, fresh = nil, nil, false
   if licence == 'concurrent' and (tonumber(redis.call('ZSCORE', K_POOL, person)) or 0) <= NOW then
     -- The person holds no live slot, so dropping their stale sessions below leaves this count.
     local used = in_use()
-    local rules = pool_rules()
+    -- Without pool rules (generation '0') nothing more is read or made.
+    local rules = capacity_cache[4] ~= '0' and pool_lib().rules()
     local reason, group, limit, held, leaving = nil, nil, capacity, used, nil
     if rules then
-      for _, g in ipairs(groups) do
-        if rules.reserve[g] or rules.cap[g] then table.insert(mine, g) end
+      mine = {}
+      for i = 6, #ARGV do
+        if rules.reserve[ARGV[i]] or rules.cap[ARGV[i]] then table.insert(mine, ARGV[i]) end
       end
     end
     if capacity == 0 then
       reason = 'no_licence'
     elseif rules then
-      cull_expired_holders()
-      taken, reason, group, limit, held, leaving = charge(rules, mine, capacity, used)
+      pool_lib().cull_expired()
+      taken, reason, group, limit, held, leaving = pool_lib().charge(rules, mine, capacity, used)
     elseif used >= capacity then
       reason = 'pool_full'
     end
@@ -440,11 +474,11 @@ local function admit(person, session, named_group, created, outcome, pools_gen, 
       if redis.call('HDEL', K_SESSIONS, session) == 1 then settle(person, K_SESSIONS, licence) end
       audit('denied', person, licence, session, reason, used, rules and (group or ''))
       record('d', used)
-      if rules then record_group_denials(mine) end
+      if rules then pool_lib().record_denials(mine) end
       local wait = 0
       if reason ~= 'no_licence' then
         if leaving then
-          wait = wait_for(held - limit, leaving)
+          wait = pool_lib().wait_for(held - limit, leaving)
         else
           wait = retry_after_ms(capacity, used)
         end
@@ -458,9 +492,9 @@ local function admit(person, session, named_group, created, outcome, pools_gen, 
   -- A new slot gives back any charge record left from an old one, then takes its own.
   settle(person, K_SESSIONS, licence, fresh)
   if taken and #mine > 0 then
-    local record_ = charge_record(taken, mine)
+    local record_ = pool_lib().record(taken, mine)
     redis.call('HSET', K_SESSIONS, CHARGE, record_)
-    count_charge(record_, 1)
+    pool_lib().count(record_, 1)
   end
   local used = in_use()
   if outcome ~= 'renewed' then

@@ -8,27 +8,32 @@
 -- Returns {concurrent, named, pool rules' generation, reservations, caps,
 --          listed people left without a seat...}.
 cull(true)
-local changed = false
+local changed, rules_changed = false, false
+local reserve, cap = pool_lib().texts()
 local settings = {{'concurrent', ARGV[2]}, {'named', ARGV[3]}, {'reserve', ARGV[4]},
   {'cap', ARGV[5]}}
 for _, setting in ipairs(settings) do
   local name, value = setting[1], setting[2]
   if redis.call('HGET', K_CONFIG, 'env_' .. name) ~= value then
-    local before = redis.call('HGET', K_CONFIG, name)
-    redis.call('HSET', K_CONFIG, name, value, 'env_' .. name, value)
-    if (name == 'reserve' or name == 'cap') and (before or '') ~= value then
-      redis.call('HINCRBY', K_CONFIG, 'pools_gen', 1)
+    redis.call('HSET', K_CONFIG, 'env_' .. name, value)
+    if name == 'reserve' then
+      rules_changed, reserve = rules_changed or reserve ~= value, value
+    elseif name == 'cap' then
+      rules_changed, cap = rules_changed or cap ~= value, value
+    else
+      redis.call('HSET', K_CONFIG, name, value)
     end
     changed = true
   end
 end
+if rules_changed then pool_lib().set(reserve, cap) end
 forget_capacities()
 local concurrent, named = capacities()
 if changed then
   audit('resized', '', '', '', 'settings concurrent=' .. concurrent .. ' named=' .. named ..
-    ' reserve=' .. capacity_cache[4] .. ' cap=' .. capacity_cache[5])
+    ' reserve=' .. reserve .. ' cap=' .. cap)
 end
-local reply = {concurrent, named, capacity_cache[6], capacity_cache[4], capacity_cache[5]}
+local reply = {concurrent, named, capacity_cache[4], reserve, cap}
 for i = 6, #ARGV do
   local person = ARGV[i]
   if redis.call('SISMEMBER', K_NAMED, person) == 0 then

@@ -12,14 +12,14 @@
 -- Only a readmission culls: counts never include expired entries anyway, and entries are only
 -- ever created by admissions, so culling there keeps them bounded while a renewal, by far the
 -- most frequent call, stays cheap.
-local person, session, gen, groups = ARGV[2], ARGV[3], ARGV[5], {unpack(ARGV, 6)}
+local person, session, gen = ARGV[2], ARGV[3], ARGV[5]
 local record_ = redis.call('HGET', K_SESSIONS, session)
 if not record_ then
   if (tonumber(redis.call('ZSCORE', K_ENDED, session)) or 0) > NOW then
     return {'ended', '', 0, capacities(), in_use(), 0}
   end
   cull()
-  return admit(person, session, ARGV[4], NOW, 'readmitted', gen, groups)
+  return admit(person, session, ARGV[4], NOW, 'readmitted', gen)
 end
 local expiry, created = string.match(record_, '^(%d+) (%d+)$')
 expiry, created = tonumber(expiry), tonumber(created)
@@ -35,11 +35,13 @@ end
 if expiry <= NOW then
   cull()
   -- A session the cull dropped is already recorded; one refused below is gone for good too,
-  -- and closed when it idled out.
+  -- and closed when it idled out (not when the call is only to be repeated, see admit()).
   local kept = redis.call('HEXISTS', K_SESSIONS, session) == 1
   local licence = held_licence(person)
-  local reply = admit(person, session, ARGV[4], created, 'readmitted', gen, groups)
-  if kept and reply[1] ~= 'readmitted' then closed(person, licence, record_, expiry, 'idle') end
+  local reply = admit(person, session, ARGV[4], created, 'readmitted', gen)
+  if kept and not reply.err and reply[1] ~= 'readmitted' then
+    closed(person, licence, record_, expiry, 'idle')
+  end
   return reply
 end
-return admit(person, session, ARGV[4], created, 'renewed', gen, groups)
+return admit(person, session, ARGV[4], created, 'renewed', gen)

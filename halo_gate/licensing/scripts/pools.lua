@@ -5,10 +5,10 @@
 -- (likewise), ARGV[4] who.
 -- Returns {'ok' | a sentence saying why the rules were refused, generation, reservations, caps}.
 cull(true)
-capacities()
 local reserve, cap = ARGV[2], ARGV[3]
-if reserve == '-' then reserve = capacity_cache[4] end
-if cap == '-' then cap = capacity_cache[5] end
+local before_reserve, before_cap = pool_lib().texts()
+if reserve == '-' then reserve = before_reserve end
+if cap == '-' then cap = before_cap end
 local caps, total = {}, 0
 for group, n in string.gmatch(cap, '([^,]+)=(%d+)') do caps[group] = tonumber(n) end
 local verdict = 'ok'
@@ -24,11 +24,11 @@ if verdict == 'ok' and total > concurrent then
   verdict = 'The reservations add up to ' .. total .. ' slots, more than the pool\'s ' ..
     concurrent .. '.'
 end
-if verdict == 'ok' and (reserve ~= capacity_cache[4] or cap ~= capacity_cache[5]) then
-  redis.call('HSET', K_CONFIG, 'reserve', reserve, 'cap', cap)
-  redis.call('HINCRBY', K_CONFIG, 'pools_gen', 1)
-  forget_capacities()
+if verdict == 'ok' and (reserve ~= before_reserve or cap ~= before_cap) then
+  pool_lib().set(reserve, cap)
   capacities()
   audit('resized', '', '', '', ARGV[4] .. ' reserve=' .. reserve .. ' cap=' .. cap)
+else
+  reserve, cap = before_reserve, before_cap
 end
-return {verdict, capacity_cache[6], capacity_cache[4], capacity_cache[5]}
+return {verdict, capacity_cache[4], reserve, cap}

@@ -15,7 +15,7 @@ audit('unassigned', person, 'named', '', ARGV[3])
 local reply = {1}
 if prune(person, K_SESSIONS, 'named') > 0 then
   local capacity = capacities()
-  if not pool_rules() and in_use() < capacity then
+  if capacity_cache[4] == '0' and in_use() < capacity then
     settle(person, K_SESSIONS, 'concurrent')
   else
     local all = redis.call('HGETALL', K_SESSIONS)

@@ -7,7 +7,7 @@
 --          denials_24h (of its members).
 cull(true)
 -- The groups' counters count a holder until the holder is culled.
-cull_expired_holders()
+pool_lib().cull_expired()
 local concurrent, named = capacities()
 local used = in_use()
 local peak, denials = used, 0
@@ -27,7 +27,7 @@ end
 local reply = {named, redis.call('SCARD', K_NAMED), redis.call('ZCOUNT', K_ACTIVE, '(' .. NOW, '+inf'),
   redis.call('ZCOUNT', K_QUARANTINE, '(' .. NOW, '+inf'), concurrent, used, peak, denials}
 
-local rules = pool_rules() or {order = {}, capped = {}, reserve = {}, cap = {}}
+local rules = pool_lib().rules() or {order = {}, capped = {}, reserve = {}, cap = {}}
 local groups, listed, counts = {}, {}, {}
 local function list(group)
   if not listed[group] then
