@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 from .. import pages
 from ..licensing import StoreUnavailable
+from ..licensing.pools import as_text
 from .operations import BadRequest, Operations, Refused, page_bounds
 from .recommend import Recommender
 
@@ -100,10 +101,13 @@ class AdminAPI:
 
     async def _capacity(self, request: Request, item: str, by: str) -> Response:
         usage = await self.ops.usage()
+        rules = await self.ops.engine.pools()
         return _json(
             {
                 "concurrent_seats": usage["concurrent"]["seats"],
                 "named_seats": usage["named"]["seats"],
+                "pool_reserve": as_text(rules.reserve),
+                "pool_cap": as_text(rules.cap),
             }
         )
 

@@ -100,11 +100,22 @@ class Console:
                 if not value.isdigit():
                     raise BadRequest(f"{name} has value {value!r}. It must be a whole number.")
                 body[name] = int(value)
+        for name in ("pool_reserve", "pool_cap"):
+            if value := form.get(name, "").strip():
+                body[name] = "" if value.lower() == "none" else value
         result = await self.ops.resize(body, by=by)
-        return 200, (
-            f"Now {result['concurrent_seats']} concurrent slots and "
-            f"{result['named_seats']} named seats."
-        )
+        said = []
+        if "concurrent_seats" in result:
+            said.append(
+                f"Now {result['concurrent_seats']} concurrent slots and "
+                f"{result['named_seats']} named seats."
+            )
+        if "pool_reserve" in result:
+            said.append(
+                f"Reserved for groups: {result['pool_reserve'] or 'none'}; "
+                f"group caps: {result['pool_cap'] or 'none'}."
+            )
+        return 200, " ".join(said)
 
     def _status(self, request: Request, status: int, code: str, text: str) -> Response:
         if pages.wants_html(request.headers):

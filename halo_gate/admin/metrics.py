@@ -23,7 +23,7 @@ from ..licensing import LicenceEngine
 
 RELEASE_CAUSES = ("logout", "idle", "max_age", "admin", "unassigned")
 LICENCES = ("named", "concurrent")
-DENIAL_REASONS = ("pool_full", "no_licence")
+DENIAL_REASONS = ("pool_full", "group_cap", "no_licence")
 # Decision latency buckets (seconds): a script call is well under a millisecond on a near store.
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -69,6 +69,16 @@ class Metrics:
             ("named_quarantined", "Named seats cooling down.", usage.named_quarantined),
         ):
             metrics.append(GaugeMetricFamily(f"halo_gate_{name}", text, value=value))
+        for name, text, figure in (
+            ("group_reserved", "Pool slots reserved for a group's members.", "reserved"),
+            ("group_cap", "The most pool slots a group's members may hold.", "cap"),
+            ("group_in_use", "Pool slots a group's members hold now.", "in_use"),
+        ):
+            group_family = GaugeMetricFamily(f"halo_gate_{name}", text, labels=["group"])
+            for group, figures in usage.groups.items():
+                if (value := getattr(figures, figure)) is not None:
+                    group_family.add_metric([group], value)
+            metrics.append(group_family)
         for name, text, label, prefix, known in (
             ("admissions", "Sessions admitted.", "licence", "admitted:", LICENCES),
             ("denials", "Admissions refused, by reason.", "reason", "denied:", DENIAL_REASONS),

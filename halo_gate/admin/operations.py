@@ -10,11 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import Settings
-from ..licensing import LicenceEngine, connect
+from ..licensing import LicenceEngine, PoolRulesError, connect
+from ..licensing.pools import as_text, normalise
 from ..licensing.records import EventPage, days, events, minutes, now
 from .named import named_seats
 
 DEFAULT_PAGE = 50
+SEAT_FIELDS = ("concurrent_seats", "named_seats")
+POOL_FIELDS = ("pool_reserve", "pool_cap")  # department pools: "group=N,..." or {group: N}
 MAX_PAGE = 1000
 
 
@@ -125,9 +128,33 @@ class Operations:
     async def unassign(self, person: str, *, by: str) -> bool:
         return await self.engine.unassign(person.strip().lower(), by=by)
 
-    async def resize(self, body: Any, *, by: str) -> dict[str, int]:
-        if not isinstance(body, dict) or not body.keys() & {"concurrent_seats", "named_seats"}:
-            raise BadRequest("Send a JSON object with concurrent_seats and/or named_seats.")
+    async def resize(self, body: Any, *, by: str) -> dict[str, Any]:
+        if not isinstance(body, dict) or not body.keys() & {*SEAT_FIELDS, *POOL_FIELDS}:
+            raise BadRequest(
+                "Send a JSON object with concurrent_seats, named_seats, pool_reserve and/or "
+                "pool_cap."
+            )
+        rules = {}
+        for name in POOL_FIELDS:
+            if body.get(name) is not None:
+                try:
+                    rules[name] = as_text(normalise(body[name]))
+                except (PoolRulesError, TypeError, ValueError, AttributeError) as error:
+                    raise BadRequest(f"{name} has value {body[name]!r}. {error}") from None
+        answer: dict[str, Any] = {}
+        if body.keys() & set(SEAT_FIELDS):
+            answer |= await self._resize_seats(body, by=by)
+        if rules:
+            try:
+                now = await self.engine.set_pools(
+                    reserve=rules.get("pool_reserve"), cap=rules.get("pool_cap"), by=by
+                )
+            except PoolRulesError as error:
+                raise BadRequest(str(error)) from None
+            answer |= {"pool_reserve": as_text(now.reserve), "pool_cap": as_text(now.cap)}
+        return answer
+
+    async def _resize_seats(self, body: dict[str, Any], *, by: str) -> dict[str, int]:
         values: dict[str, int | None] = {}
         for name in ("concurrent_seats", "named_seats"):
             value = body.get(name)

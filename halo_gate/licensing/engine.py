@@ -290,10 +290,11 @@ class LicenceEngine:
                     pool_cap=cap,
                 )
             except _StaleRules:
-                await self._fetch_rules()
+                await self.pools()
         raise StoreUnavailable(f"the store's settings kept changing over {ATTEMPTS} attempts")
 
-    async def _fetch_rules(self) -> PoolRules:
+    async def pools(self) -> PoolRules:
+        """The pool rules in force now (reservations and caps), read from the store."""
         try:
             values = await self.store.hmget(self.keys.config, ["pools_gen", "reserve", "cap"])
         except RedisError as error:

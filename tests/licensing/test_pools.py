@@ -365,3 +365,16 @@ async def test_group_cap_wait_is_bounded_past_a_long_scan(engine: LicenceEngine)
     refused = await engine.admit("h2@x.org", "h2", groups=[HR])
     assert (refused.outcome, refused.group) == ("group_cap", HR)
     assert IDLE - 2 <= refused.retry_after <= IDLE  # the last holder's expiry: h1's
+
+
+async def test_session_list_and_record_skip_the_charge(engine: LicenceEngine) -> None:
+    await pooled(engine, 3, reserve=f"{SD}=1")
+    await admit(engine, "d1", SD, session="d1-a")
+    await admit(engine, "d1", SD, session="d1-b")
+    _, live = await engine.sessions()
+    assert sorted(s.session_id for s in live) == ["d1-a", "d1-b"]
+    advance(engine, IDLE + 1)
+    assert (await engine.usage()).groups[SD].in_reserve == 0
+    record_keys = [key async for key in engine.store.scan_iter(match=engine.keys.key("record:*"))]
+    entries = [e for key in record_keys for e in await engine.store.lrange(key, 0, -1)]
+    assert len(entries) == 2  # one per session, none for the charge

@@ -86,11 +86,11 @@ local function audit(event, person, licence, session, reason, used, group)
     redis.call('XADD', K_AUDIT, 'MAXLEN', AUDIT_CAP, '*', 'event', event, 'at', NOW,
       'user', person, 'licence', licence, 'session', session, 'reason', reason or '',
       'in_use', used or in_use(), 'capacity', cap, 'group', group)
-    return
+  else
+    redis.call('XADD', K_AUDIT, 'MAXLEN', AUDIT_CAP, '*', 'event', event, 'at', NOW,
+      'user', person, 'licence', licence, 'session', session, 'reason', reason or '',
+      'in_use', used or in_use(), 'capacity', cap)
   end
-  redis.call('XADD', K_AUDIT, 'MAXLEN', AUDIT_CAP, '*', 'event', event, 'at', NOW,
-    'user', person, 'licence', licence, 'session', session, 'reason', reason or '',
-    'in_use', used or in_use(), 'capacity', cap)
   if event == 'admitted' then
     redis.call('HINCRBY', PREFIX .. 'counters', 'admitted:' .. licence, 1)
   elseif event == 'denied' then

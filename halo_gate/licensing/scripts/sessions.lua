@@ -9,7 +9,8 @@ for _, licence in ipairs({'named', 'concurrent'}) do
   for _, person in ipairs(redis.call('ZRANGEBYSCORE', zset, '(' .. NOW, '+inf')) do
     local all = redis.call('HGETALL', sessions_key(person))
     for i = 1, #all, 2 do
-      if tonumber(string.match(all[i + 1], '^%d+')) > NOW then
+      -- The slot's charge record (department pools) is not a session.
+      if all[i] ~= CHARGE and tonumber(string.match(all[i + 1], '^%d+')) > NOW then
         table.insert(reply, person)
         table.insert(reply, licence)
         table.insert(reply, all[i])

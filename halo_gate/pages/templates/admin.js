@@ -58,7 +58,11 @@
     const share = c.seats ? Math.min(1, c.in_use / c.seats) : 1;
     $("c-meter").firstElementChild.style.width = `${share * 100}%`;
     $("c-meter").classList.toggle("full", c.in_use >= c.seats);
-    for (const [id, value] of [["f-concurrent", c.seats], ["f-named", n.seats]]) {
+    const groups = Object.entries(u.groups || {});
+    const reserve = groups.filter(([, g]) => g.reserved > 0).map(([name, g]) => `${name}=${g.reserved}`);
+    const cap = groups.filter(([, g]) => g.cap !== null).map(([name, g]) => `${name}=${g.cap}`);
+    for (const [id, value] of [["f-concurrent", c.seats], ["f-named", n.seats],
+      ["f-reserve", reserve.join(",") || "none"], ["f-cap", cap.join(",") || "none"]]) {
       if (document.activeElement !== $(id)) $(id).placeholder = value;
     }
   }
