@@ -378,3 +378,17 @@ async def test_session_list_and_record_skip_the_charge(engine: LicenceEngine) ->
     record_keys = [key async for key in engine.store.scan_iter(match=engine.keys.key("record:*"))]
     entries = [e for key in record_keys for e in await engine.store.lrange(key, 0, -1)]
     assert len(entries) == 2  # one per session, none for the charge
+
+
+async def test_a_call_repeated_for_new_rules_records_nothing(engine: LicenceEngine) -> None:
+    await pooled(engine, 3)
+    await admit(engine, "a", session="a-1")
+    advance(engine, 1000)
+    await admit(engine, "a", session="a-2")  # keeps the slot live after a-1 idles out
+    other = twin(engine)
+    await other.set_pools(cap=f"{HR}=2")  # this engine's rules are now stale
+    advance(engine, IDLE - 500)
+    readmitted = await engine.heartbeat("a@x.org", "a-1", groups=[HR])
+    assert readmitted.outcome == "readmitted"
+    record_keys = [key async for key in engine.store.scan_iter(match=engine.keys.key("record:*"))]
+    assert record_keys == []  # a-1 lives on: nothing was closed
