@@ -163,7 +163,8 @@ class ForwardAuth:
                 f'<title>Sign in</title><p><a href="{login}">Sign in</a></p>',
                 401,
             )
-        if reply.get("error") == "pool_full":
+        if reply.get("error") in ("pool_full", "group_cap"):
+            capped = reply["error"] == "group_cap"
             response = pages.pool_full(
                 html,
                 capacity=int(reply.get("capacity", 0)),
@@ -172,6 +173,10 @@ class ForwardAuth:
                 retry_url=target,
                 logout_url=self.gate.logout_path,
                 now=self.gate.clock(),
+                reason=str(reply["error"]),
+                group=reply.get("group"),
+                limit=int(reply["group_cap"]) if capped else None,
+                held=int(reply["group_in_use"]) if capped else None,
             )
         elif reply.get("error") == "no_licence":
             response = pages.no_licence(

@@ -98,7 +98,10 @@ class RequestIdentity:
             async with asyncio.timeout(gate.store_timeout):
                 await gate.ensure_configured()
                 decision = await gate.engine.admit(
-                    named.person, session_id, named_group=gate.in_named_group(named.groups)
+                    named.person,
+                    session_id,
+                    named_group=gate.in_named_group(named.groups),
+                    groups=named.groups,
                 )
         except STORE_ERRORS as error:
             return gate._store_down(session, error)

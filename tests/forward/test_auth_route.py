@@ -140,3 +140,17 @@ async def test_refusals_carry_the_page_for_proxies_that_show_the_answer(make: Ma
     assert full.headers["x-halo-reason"] == "pool_full"
     assert "All 1 concurrent licences are in use" in full.text
     assert 'url=/app/page"' in full.text  # it retries the original page
+
+
+async def test_a_full_group_cap_is_403_with_its_reason_and_the_page(make: Make) -> None:
+    app = make(concurrent_seats=5, pool_cap="finance=1")
+    await app.gate.ensure_configured()
+    assert (await app.gate.engine.admit("f1@example.com", "f1", groups=["finance"])).admitted
+    stale = await cookie_for(
+        app, "f2@example.com", "finance", admit=False, heartbeat=app.gate.clock() - 61
+    )
+    page = await auth(app, stale, accept="text/html")
+    assert page.status_code == 403
+    assert page.headers["x-halo-reason"] == "group_cap"
+    assert "Finance already uses all 1 of its slots" in page.text
+    assert int(page.headers["retry-after"]) > 0

@@ -241,3 +241,15 @@ async def test_an_ended_session_is_admitted_afresh_while_the_proxy_vouches(gatew
         assert again.json()["session_id"] == first.json()["session_id"]
     usage = await site.engine.usage()
     assert usage.in_use == 1
+
+
+async def test_a_proxy_s_groups_count_for_department_pools(gateway: Any) -> None:
+    site = await header_site(gateway, concurrent_seats=3, pool_cap="hr=1")
+    async with peer("127.0.0.1", cookies=False) as proxy:
+        hr = {"X-Forwarded-Groups": "hr,staff"}
+        first = await proxy.get(site.url + "/", headers={"X-Forwarded-Email": "h1@x.org", **hr})
+        assert first.status_code == 200
+        second = await proxy.get(site.url + "/", headers={"X-Forwarded-Email": "h2@x.org", **hr})
+        assert second.status_code == 503
+        assert (second.json()["reason"], second.json()["group"]) == ("group_cap", "hr")
+    assert (await site.engine.usage()).groups["hr"].in_use == 1
