@@ -222,7 +222,8 @@ async def measure_pools(
             await admit(engine)(-1)  # opens connections, loads scripts
         runs: dict[str, list[float]] = {}
         for r in range(rounds):
-            for name, engine in zip(("plain", "pools"), engines, strict=True):
+            pairs = list(zip(("plain", "pools"), engines, strict=True))
+            for name, engine in pairs if r % 2 == 0 else pairs[::-1]:  # each goes first in turn
                 admitted = await rate(concurrency, ops, admit(engine), r * ops)
                 beats = await rate(concurrency, ops, admit(engine, beat=True), r * ops)
                 runs.setdefault(f"{name}_admit_per_s", []).append(admitted)
