@@ -38,6 +38,10 @@ async def exercise_every_script(engine: LicenceEngine) -> None:
     await engine.assign("fay@x.org", by="root@x.org")
     await engine.resize(concurrent_seats=4, by="root@x.org")
     await engine.admit("ann@x.org", "ann-1")
+    await engine.set_pools(reserve="desk=1", cap="hr=1", by="root@x.org")
+    await engine.admit("hal@x.org", "hal-0", groups=["desk", "hr"])  # charged to a reservation
+    await engine.admit("ida@x.org", "ida-0", groups=["hr"])  # refused: the group's cap
+    await engine.set_pools(reserve="", cap="")  # what follows runs without pool rules
     engine.clock_offset += 1801  # other people's sessions are culled by name inside scripts
     await engine.admit("gus@x.org", "gus-1")
     await engine.heartbeat("bob@x.org", "bob-1")
@@ -55,7 +59,7 @@ async def test_every_key_of_every_script_maps_to_one_slot(
     keys = await installation_keys(store, engine)
     names = {key.decode().removeprefix(engine.keys.prefix).split(":")[0] for key in keys}
     every_kind = {"config", "pool", "active", "named", "quarantine", "ended", "audit"}
-    assert every_kind | {"sessions", "history"} <= names
+    assert every_kind | {"sessions", "history", "pool_use", "group_history"} <= names
     slots = {key_slot(key) for key in keys}
     declared = (engine.keys.config, engine.keys.sessions("anyone@x.org"))
     slots |= {key_slot(key.encode()) for key in declared}
