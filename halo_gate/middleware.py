@@ -379,6 +379,12 @@ class HaloGate:
     def in_named_group(self, groups: tuple[str, ...]) -> bool:
         return not self._named_groups.isdisjoint(groups)
 
+    def decisive_groups_first(self, groups: tuple[str, ...]) -> tuple[str, ...]:
+        """The groups, those the gateway decides by first (named, admin, pool rules): a long
+        list is trimmed from its end to fit the cookie, and a readmission counts what is left."""
+        decisive = self._named_groups | self._admin_groups | self.engine.pool_rules.groups
+        return tuple(sorted(groups, key=lambda group: group not in decisive))
+
     def is_admin(self, session: Session) -> bool:
         return session.person in self.settings.admins or not self._admin_groups.isdisjoint(
             session.groups

@@ -220,7 +220,7 @@ class OwnRoutes:
                 person=identity.person,
                 licence=decision.licence,
                 heartbeat=int(self.gate.clock()),
-                groups=identity.groups,
+                groups=self.gate.decisive_groups_first(identity.groups),
             )
             self.gate.memory.put(session_id, Seen(self.gate.clock()))
             response = RedirectResponse(next_path, status_code=302, headers=pages.NO_STORE)

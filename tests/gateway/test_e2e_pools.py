@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from halo_gate.demo import IdentityProvider
+from tests.conftest import drop_instance
 from tests.gateway.conftest import person
 
 JSON = {"accept": "application/json"}
@@ -94,3 +96,23 @@ async def test_a_live_cap_change_reaches_the_gateway_at_the_next_admission(
     facilities = await site.browser().login(person(idp, "fm@example.com", "facilities"))
     assert facilities.status_code == 503
     assert "Facilities already uses all 0 of its slots" in facilities.text
+
+
+async def test_a_long_list_of_groups_keeps_the_pool_groups_in_the_cookie(
+    site_factory: Any, idp: IdentityProvider
+) -> None:
+    site = await site_factory(concurrent_seats=5, pool_cap="hr=1")
+    # Far beyond the cookie's budget, even compressed: the cookie keeps only some of them.
+    many = [hashlib.sha1(str(n).encode()).hexdigest() for n in range(200)]
+    browser = site.browser()
+    assert (await browser.login(person(idp, "h1@example.com", *many, "hr"))).status_code == 200
+    me = (await browser.get("/_halo/me", headers=JSON)).json()
+    assert "hr" in me["groups"] and len(me["groups"]) < 200
+    # The store restarts empty: the session is readmitted at its next heartbeat from the
+    # cookie alone, and still counts against HR's cap.
+    await drop_instance(site.engine.store, site.gate.settings.instance)
+    site.shift_clock(61)
+    assert (await browser.get("/whoami", headers=JSON)).status_code == 200
+    assert (await site.engine.usage()).groups["hr"].in_use == 1
+    refused = await site.browser().login(person(idp, "h2@example.com", "hr"), "/", **JSON)
+    assert refused.json()["reason"] == "group_cap"
