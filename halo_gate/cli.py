@@ -8,8 +8,8 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from . import extras
 from .admin.commands import add_commands as add_admin_commands
-from .planner.commands import add_commands as add_planner_commands
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -19,7 +19,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_demo_command(sub)
     add_serve_command(sub)
-    add_planner_commands(sub)
+    if extras.missing("planner", "plan") is None:
+        from .planner.commands import add_commands as add_planner_commands
+
+        add_planner_commands(sub)
+    else:
+        extras.add_placeholders(sub, ("cost", "simulate", "plan"), "planner")
     add_admin_commands(sub)
     return parser
 
@@ -51,6 +56,10 @@ def add_serve_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    absent = extras.missing("serve", "serve")
+    if absent is not None:
+        print(absent, file=sys.stderr)
+        return 2
     import uvicorn
 
     from .config import ConfigError, Settings
@@ -77,6 +86,10 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    absent = extras.missing("demo", "demo")
+    if absent is not None:
+        print(absent, file=sys.stderr)
+        return 2
     from .demo import run_demo
 
     return run_demo(host=args.host, port=args.port)
