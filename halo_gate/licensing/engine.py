@@ -168,8 +168,9 @@ class LicenceEngine:
             named_cooldown * 1000,
         )
         self._packed: tuple[float, bytes] | None = None
-        # The last settings configure() applied, applied again if the store loses them.
-        self._deployment: tuple[int, int, tuple[str, ...], str, str] = (0, 0, (), "", "")
+        # The last settings configure() applied, applied again if the store loses them; None
+        # until configure() runs, so an engine that never had them cannot write 0 slots.
+        self._deployment: tuple[int, int, tuple[str, ...], str, str] | None = None
         # The pool rules as last learnt: an admission passes the person's groups among those
         # they name, and the store refuses a call made with rules it no longer has.
         self.pool_rules = PoolRules()
@@ -281,6 +282,11 @@ class LicenceEngine:
                 # The store answered but has lost the installation's settings (it restarted
                 # empty): deciding now would refuse everyone, so apply them again and decide
                 # afresh.
+                if self._deployment is None:
+                    raise StoreUnavailable(
+                        f"installation {self.keys.instance!r} has no settings in the store and "
+                        "this engine was never configured, so it has none to restore"
+                    ) from None
                 concurrent, named, listed, reserve, cap = self._deployment
                 await self.configure(
                     concurrent_seats=concurrent,

@@ -328,9 +328,21 @@ async def test_store_restarted_empty_gets_the_deployment_back_at_the_next_decisi
     assert (usage.concurrent_seats, usage.named_seats, usage.named_assigned) == (2, 1, 1)
 
 
-async def test_never_configured_installation_gives_no_licence(engine: LicenceEngine) -> None:
-    refused = await engine.admit("bob@x.org", "bob-1")
-    assert (refused.outcome, refused.capacity) == ("no_licence", 0)
+async def test_an_engine_never_configured_restores_nothing(engine: LicenceEngine) -> None:
+    # A console's or the CLI's engine meeting an emptied store must not write 0 slots and 0
+    # seats, which the gateway's workers would then take for the deployment's settings.
+    with pytest.raises(StoreUnavailable, match="never configured"):
+        await engine.admit("bob@x.org", "bob-1")
+    with pytest.raises(StoreUnavailable, match="never configured"):
+        await engine.heartbeat("bob@x.org", "bob-1")
+    assert await engine.store.exists(engine.keys.config) == 0
+    gateway = LicenceEngine(engine.store, instance=engine.keys.instance)
+    await gateway.configure(concurrent_seats=1, named_seats=0)
+    await drop_instance(engine.store, engine.keys.instance)
+    with pytest.raises(StoreUnavailable):
+        await engine.admit("bob@x.org", "bob-1")
+    admitted = await gateway.admit("bob@x.org", "bob-2")
+    assert (admitted.outcome, admitted.capacity) == ("admitted", 1)
 
 
 async def test_lost_session_refused_when_the_pool_filled_meanwhile(
