@@ -50,7 +50,13 @@ class SessionCodec:
     """Turns a ``Session`` into a cookie value and back, refusing forged and idle cookies."""
 
     def __init__(
-        self, keys: Sequence[str], *, max_age: int, clock: Clock, salt: str = "halo-session"
+        self,
+        keys: Sequence[str],
+        *,
+        max_age: int,
+        clock: Clock,
+        skew: int = 0,
+        salt: str = "halo-session",
     ) -> None:
         clock_ = clock
 
@@ -62,6 +68,9 @@ class SessionCodec:
         # itsdangerous signs with the last key of the list; our first configured key signs.
         self._serializer = URLSafeTimedSerializer(list(reversed(keys)), salt=salt, signer=_Signer)
         self.max_age = max_age
+        # Hosts' clocks differ: a cookie signed on a host up to ``skew`` seconds ahead of this
+        # one is not "from the future" here.
+        self.min_age = -skew
         self._clock = clock
         # Cookie values verified before, with their signing time: a request between heartbeats
         # then costs a dict lookup instead of an HMAC, base64 and JSON. A value is only ever
@@ -93,14 +102,13 @@ class SessionCodec:
             return None
         known = self._verified.get(value)
         if known is not None:
-            # The same age test as itsdangerous's max_age: neither idle nor from the future.
             age = int(self._clock()) - known[1]
-            return known[0] if 0 <= age <= self.max_age else None
+            return known[0] if self.min_age <= age <= self.max_age else None
         try:
             payload: Any
-            payload, signed = self._serializer.loads(
-                value, max_age=self.max_age, return_timestamp=True
-            )
+            # The age is checked below rather than by itsdangerous, whose max_age refuses any
+            # cookie signed even a second ahead of this host's clock.
+            payload, signed = self._serializer.loads(value, return_timestamp=True)
             session_id, person, licence, heartbeat, groups = payload
             session = Session(
                 session_id=str(session_id),
@@ -111,7 +119,10 @@ class SessionCodec:
             )
         except (BadSignature, ValueError, TypeError, KeyError):
             return None
-        self._remember(value, session, int(signed.timestamp()))
+        signed_at = int(signed.timestamp())
+        if not self.min_age <= int(self._clock()) - signed_at <= self.max_age:
+            return None
+        self._remember(value, session, signed_at)
         return session
 
 
