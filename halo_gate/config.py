@@ -27,6 +27,7 @@ from .licensing.engine import (
     DEFAULT_SESSION_MAX_AGE,
 )
 from .licensing.pools import Rules
+from .startup import warn_unknown_variables
 
 PREFIX = "HALO_GATE_"
 
@@ -49,6 +50,7 @@ DEFAULT_CURRENCY = "GBP"
 ASYMMETRIC_ALGORITHMS = (
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
 )  # fmt: skip
+DEFAULT_CLOCK_SKEW = 5
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -106,6 +108,7 @@ class Settings:
     cookie_secure: bool = True
     allowed_hosts: tuple[str, ...] = ()
     websocket_origins: tuple[str, ...] = ()
+    clock_skew: int = DEFAULT_CLOCK_SKEW
     admins: tuple[str, ...] = ()
     admin_groups: tuple[str, ...] = ()
     metrics_token: Secret | None = None
@@ -141,6 +144,7 @@ class Settings:
         """Settings from ``environ`` (default ``os.environ``) with keyword ``overrides`` on top."""
         environ = os.environ if environ is None else environ
         names = [item.name for item in dataclasses.fields(cls)]
+        warn_unknown_variables(environ, PREFIX, names)
         for name in overrides:
             if name not in names:
                 raise ConfigError(f"HaloGate has no setting {name!r} ({PREFIX}{name.upper()}).")
@@ -432,6 +436,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "cookie_secure": _boolean,
     "allowed_hosts": _hosts,
     "websocket_origins": _origins,
+    "clock_skew": _integer,
     "admins": _people,
     "admin_groups": _items,
     "metrics_token": _optional_secret,

@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import identity as identity_sources
-from . import pages
+from . import pages, startup
 from .admin.ended import EndedListener
 from .config import Settings
 from .cookies import CookieReader
@@ -72,7 +72,10 @@ class HaloGate:
             history_days=settings.history_days,
         )
         self.codec = SessionCodec(
-            settings.signing_keys, max_age=settings.idle_timeout, clock=self.clock
+            settings.signing_keys,
+            max_age=settings.idle_timeout,
+            clock=self.clock,
+            skew=settings.clock_skew,
         )
         self.oidc = OIDCClient(settings)
         self.memory = HeartbeatMemory()
@@ -278,6 +281,8 @@ class HaloGate:
             )
             if seatless:
                 logger.warning("no named seat left for: %s", ", ".join(seatless))
+            if settings.redis_url is not None:
+                await startup.warn_if_evicting(self.store)
             self._configured = True
 
     # The licence decision for a request to the application
