@@ -13,8 +13,11 @@ from redis.asyncio.connection import (
     SSLConnection,
     UnixDomainSocketConnection,
 )
+from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
+from redis.backoff import NoBackoff
 from redis.connection import HiredisRespSerializer
+from redis.exceptions import ConnectionError
 from redis.typing import EncodableT
 from redis.utils import HIREDIS_AVAILABLE
 
@@ -25,6 +28,26 @@ Store = Redis | RedisCluster
 # connections" past 100, which a busy worker would turn into "licence service unavailable").
 POOL_SIZE = 100
 POOL_WAIT = 5.0
+
+# A pooled connection that the server has closed meanwhile (Redis's `timeout` setting, a
+# restart, a failover's CLIENT KILL) fails a command before the server runs it; such a command
+# is retried once on a fresh connection instead of answering "unavailable" with a healthy store.
+# Only connection errors are retried, never timeouts (the server may still be running it); a
+# retried decision is harmless anyway, since every script is idempotent for its session id.
+# A connection idle longer than HEALTH_CHECK_INTERVAL is PINGed before use.
+HEALTH_CHECK_INTERVAL = 30.0
+SENTINEL_TIMEOUT = 0.5
+
+
+def reconnecting() -> dict[str, Any]:
+    """Connection options for the retry above (one set per client: Retry is copied per
+    connection)."""
+    return {
+        "retry": Retry(NoBackoff(), 1),
+        "retry_on_error": [ConnectionError],
+        "health_check_interval": HEALTH_CHECK_INTERVAL,
+    }
+
 
 SCHEMES = "redis://, rediss://, unix://, redis+cluster://, rediss+cluster://, redis+sentinel://"
 
@@ -41,7 +64,9 @@ def connect(url: str | None) -> Store:
         return embedded()
     scheme = url.split("://", 1)[0]
     if scheme in ("redis", "rediss", "unix"):
-        pool = BlockingConnectionPool.from_url(url, max_connections=POOL_SIZE, timeout=POOL_WAIT)
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=POOL_SIZE, timeout=POOL_WAIT, **reconnecting()
+        )
         return _packing_with_hiredis(Redis.from_pool(pool))
     if scheme in ("redis+cluster", "rediss+cluster"):
         return RedisCluster.from_url(url.replace("+cluster", "", 1))
@@ -109,6 +134,9 @@ def _sentinel(url: str) -> Redis:
     options: dict[str, Any] = {"db": int(path[1]) if len(path) > 1 else 0}
     if password:
         options["password"] = password
-    sentinel = Sentinel(hosts)  # type: ignore[no-untyped-call]
-    master: Redis = sentinel.master_for(path[0], **options)
+    # Each Sentinel is asked with a short timeout, so one that stalls costs SENTINEL_TIMEOUT
+    # before the next is asked (redis-py moves the one that answered to the front).
+    timeouts = {"socket_timeout": SENTINEL_TIMEOUT, "socket_connect_timeout": SENTINEL_TIMEOUT}
+    sentinel = Sentinel(hosts, sentinel_kwargs=timeouts)  # type: ignore[no-untyped-call]
+    master: Redis = sentinel.master_for(path[0], **options, **reconnecting())
     return master
