@@ -21,6 +21,8 @@ from redis.exceptions import ConnectionError
 from redis.typing import EncodableT
 from redis.utils import HIREDIS_AVAILABLE
 
+from .failover import WatchedSentinelPool
+
 Store = Redis | RedisCluster
 
 # Connections per client. A decision beyond that many in flight waits for one to come free, up
@@ -134,9 +136,16 @@ def _sentinel(url: str) -> Redis:
     options: dict[str, Any] = {"db": int(path[1]) if len(path) > 1 else 0}
     if password:
         options["password"] = password
-    # Each Sentinel is asked with a short timeout, so one that stalls costs SENTINEL_TIMEOUT
-    # before the next is asked (redis-py moves the one that answered to the front).
-    timeouts = {"socket_timeout": SENTINEL_TIMEOUT, "socket_connect_timeout": SENTINEL_TIMEOUT}
+    # Each Sentinel is asked once with a short timeout, so one that stalls costs SENTINEL_TIMEOUT
+    # before the next is asked (redis-py moves the one that answered to the front); redis-py's
+    # default would retry a silent Sentinel ten times with growing waits before moving on.
+    timeouts = {
+        "socket_timeout": SENTINEL_TIMEOUT,
+        "socket_connect_timeout": SENTINEL_TIMEOUT,
+        "retry": Retry(NoBackoff(), 0),
+    }
     sentinel = Sentinel(hosts, sentinel_kwargs=timeouts)  # type: ignore[no-untyped-call]
-    master: Redis = sentinel.master_for(path[0], **options, **reconnecting())
+    master: Redis = sentinel.master_for(
+        path[0], connection_pool_class=WatchedSentinelPool, **options, **reconnecting()
+    )
     return master
