@@ -21,12 +21,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import identity as identity_sources
 from . import pages, startup
+from .abandoned import AbandonedSessions
 from .admin.ended import EndedListener
+from .breaker import CircuitBreaker
 from .config import Settings
 from .cookies import CookieReader
 from .identity.flow import RequestIdentity
 from .identity.flow import refusal as identity_refusal
-from .licensing import Decision, LicenceEngine, connect
+from .licensing import Decision, LicenceEngine, StoreUnavailable, connect
 from .oidc import OIDCClient
 from .paths import PathPrefixes, request_target
 from .routes import OwnRoutes
@@ -86,6 +88,9 @@ class HaloGate:
         # A store that stops answering (rather than refusing connections) counts as down after
         # this many seconds, so requests never hang on it.
         self.store_timeout = STORE_TIMEOUT
+        # After a store failure, answer without the store for a few seconds (see breaker.py).
+        self.breaker = CircuitBreaker(probe_timeout=STORE_TIMEOUT)
+        self.abandoned = AbandonedSessions(self.engine)
         self._configured = False
         self._configure_lock = asyncio.Lock()
         self._named_groups = frozenset(settings.named_groups)
@@ -256,6 +261,7 @@ class HaloGate:
     async def aclose(self) -> None:
         """Close the store's connections (done at lifespan shutdown)."""
         await self.ended_listener.stop()
+        await self.abandoned.aclose()
         await self.store.aclose()
 
     def _ended_elsewhere(self, reason: str, session_ids: list[str]) -> None:
@@ -323,6 +329,8 @@ class HaloGate:
             hold = min(REFUSAL_HOLD, self.settings.heartbeat_interval)
             if passive or now - seen.at < hold:
                 return self._refused(seen.refusal, seen.at, now)
+        if not self.breaker.allow():
+            return self._store_down(session, StoreUnavailable("circuit open"))
         if passive:
             return await self._check_live(session, seen, now)
         # Marked before the round trip, so this session's concurrent requests do not repeat it.
@@ -337,8 +345,10 @@ class HaloGate:
                     groups=session.groups,
                 )
         except STORE_ERRORS as error:
+            self.breaker.failed()
             self.memory.put(session.session_id, seen)
             return self._store_down(session, error)
+        self.breaker.succeeded()
         if decision.admitted:
             renewed = session.renewed(now, decision.licence)
             return Gate("pass", renewed, cookie=self.codec.encode(renewed))
@@ -355,8 +365,10 @@ class HaloGate:
             async with asyncio.timeout(self.store_timeout):
                 liveness = await self.engine.check(session.person, session.session_id)
         except STORE_ERRORS as error:
+            self.breaker.failed()
             self.memory.put(session.session_id, seen)
             return self._store_down(session, error)
+        self.breaker.succeeded()
         if liveness == "ended":
             self.memory.put(session.session_id, Seen(now, ENDED))
             return Gate("login", cookie="")

@@ -174,6 +174,8 @@ class OwnRoutes:
             async with asyncio.timeout(self.gate.store_timeout):
                 return await self.gate.engine.claim_once(state, ttl=TRANSACTION_MAX_AGE)
 
+        if not self.gate.breaker.allow():
+            return pages.store_unavailable(html, retry_url=self.gate.login_path)
         try:
             identity, next_path = await self.gate.oidc.finish(
                 dict(request.query_params),
@@ -184,6 +186,7 @@ class OwnRoutes:
             return self._login_failed(request, failure)
         except STORE_ERRORS as error:
             logger.warning("licence store unavailable at sign-in: %s", type(error).__name__)
+            self.gate.breaker.failed()
             return pages.store_unavailable(html, retry_url=self.gate.login_path)
         session_id = new_session_id()
         named_group = self.gate.in_named_group(identity.groups)
@@ -195,7 +198,13 @@ class OwnRoutes:
                 )
         except STORE_ERRORS as error:
             logger.warning("licence store unavailable at sign-in: %s", type(error).__name__)
+            self.gate.breaker.failed()
+            # The admission may still run once the store wakes: give the id back.
+            self.gate.abandoned.release(
+                identity.person, session_id, timeout=self.gate.store_timeout
+            )
             return pages.store_unavailable(html, retry_url=self.gate.login_path)
+        self.gate.breaker.succeeded()
         response: Response
         if decision.outcome in ("pool_full", "group_cap"):
             response = pages.pool_full(

@@ -4,9 +4,14 @@
 -- ARGV[2] person, ARGV[3] session id, ARGV[4] '1' when the person is in a named group,
 -- ARGV[5] the generation of pool rules the caller knows, ARGV[6..] the person's groups that
 -- the rules name.
--- Returns {outcome ('admitted' | 'pool_full' | 'group_cap' | 'no_licence'), licence,
+-- Returns {outcome ('admitted' | 'pool_full' | 'group_cap' | 'no_licence' | 'ended'), licence,
 --          expires_at_ms, capacity, in_use, retry_after_ms}, a refusal also {group, limit, held}.
 -- An UNCONFIGURED error when the installation has no settings, a POOLS error when the pool
 -- rules changed since the caller learnt them (see admit() in common.lua).
+-- 'ended' when the session id was released already: the gateway gave up waiting for this
+-- admission and released the id, so an admission arriving after that takes no slot.
 cull(true)
+if (tonumber(redis.call('ZSCORE', K_ENDED, ARGV[3])) or 0) > NOW then
+  return {'ended', '', 0, capacities(), in_use(), 0}
+end
 return admit(ARGV[2], ARGV[3], ARGV[4], NOW, 'admitted', ARGV[5])

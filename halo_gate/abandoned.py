@@ -1,0 +1,62 @@
+"""Sessions whose admission timed out at sign-in, released in the background.
+
+The person saw "licence service unavailable", yet the admission may still run when the store
+wakes up (it was queued behind a stall) and hold a slot for nobody until the idle timeout. So
+the session id is released, best effort, a few times until the store answers. The release
+leaves a tombstone, and an admission of a tombstoned id is refused (see admit.lua), so the
+two are harmless in either order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from .licensing import LicenceEngine
+from .verdict import STORE_ERRORS
+
+logger = logging.getLogger("halo_gate")
+
+ATTEMPTS = 5
+PAUSE = 1.0
+
+
+class AbandonedSessions:
+    def __init__(self, engine: LicenceEngine) -> None:
+        self.engine = engine
+        self._tasks: set[asyncio.Task[None]] = set()
+        # Counted for metrics.
+        self.released = 0
+        self.given_up = 0
+
+    def release(self, person: str, session_id: str, *, timeout: float) -> None:
+        """Release ``session_id`` in the background; returns at once."""
+        task = asyncio.create_task(self._release(person, session_id, timeout))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _release(self, person: str, session_id: str, timeout: float) -> None:
+        for attempt in range(ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(PAUSE)
+            try:
+                async with asyncio.timeout(timeout):
+                    await self.engine.release(person, session_id)
+            except STORE_ERRORS:
+                continue
+            self.released += 1
+            return
+        self.given_up += 1
+        logger.warning(
+            "could not release abandoned session %s…; its slot frees by the idle timeout",
+            session_id[:6],
+        )
+
+    async def wait(self) -> None:
+        """Wait for the releases in flight (tests, shutdown)."""
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await self.wait()

@@ -1,0 +1,96 @@
+"""A TCP proxy in front of Redis that can stall: while stalled it accepts connections and
+holds every byte sent to Redis, and delivers them once it flows again, as a server stuck for a
+while does (the commands still run, after their clients gave up). It runs on an event loop of
+its own, in a thread, so it serves whichever loop or thread the gateway runs on."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Iterator
+
+
+class StallingProxy:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, target: tuple[str, int] = ("127.0.0.1", 6379)
+    ) -> None:
+        self.loop = loop
+        self.target = target
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+        self._server: asyncio.Server | None = None
+        self._pumps: set[asyncio.Task[None]] = set()
+        self._writers: list[asyncio.StreamWriter] = []
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> StallingProxy:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    def stall(self) -> None:
+        self.loop.call_soon_threadsafe(self.flowing.clear)
+
+    def resume(self) -> None:
+        self.loop.call_soon_threadsafe(self.flowing.set)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self._writers += [writer, up_writer]
+        for pump in (self._to_redis(reader, up_writer), self._to_client(up_reader, writer)):
+            task = asyncio.create_task(pump)
+            self._pumps.add(task)
+            task.add_done_callback(self._pumps.discard)
+
+    async def _to_redis(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                await self.flowing.wait()
+                writer.write(data)
+                await writer.drain()
+            await self.flowing.wait()  # the client left; what it sent still reaches Redis
+        await asyncio.sleep(0.05)
+        writer.close()
+
+    async def _to_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def aclose(self) -> None:
+        self.flowing.set()
+        for task in list(self._pumps):
+            task.cancel()
+        await asyncio.gather(*self._pumps, return_exceptions=True)
+        for writer in self._writers:
+            writer.close()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+
+@contextlib.contextmanager
+def stalling_proxy(target: tuple[str, int] = ("127.0.0.1", 6379)) -> Iterator[StallingProxy]:
+    """A started proxy on its own loop and thread; closed at the end."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    async def make() -> StallingProxy:
+        return await StallingProxy(loop, target).start()
+
+    proxy = asyncio.run_coroutine_threadsafe(make(), loop).result(timeout=10)
+    try:
+        yield proxy
+    finally:
+        asyncio.run_coroutine_threadsafe(proxy.aclose(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
