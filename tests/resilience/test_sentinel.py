@@ -76,6 +76,30 @@ async def test_a_stalled_sentinel_is_passed_over(deployment: sentinel.Deployment
     assert elapsed < 2.0
 
 
+async def test_a_master_fenced_by_min_replicas_answers_unavailable_at_once(
+    deployment: sentinel.Deployment,
+) -> None:
+    # min-replicas-to-write is what fences an old master cut off from its replicas; asking for
+    # more replicas than there are fences this one, and it must cost no hang and no 500.
+    store = connect(deployment.url())
+    engine = LicenceEngine(store, instance=unique_instance())
+    port = deployment.master_port()
+    async with sentinel.client(port) as master:
+        try:
+            await engine.configure(concurrent_seats=2, named_seats=0)
+            await master.config_set("min-replicas-to-write", 2)
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(StoreUnavailable, match="NOREPLICAS"):
+                await engine.admit("bob@x.org", "bob-1")
+            assert asyncio.get_running_loop().time() - started < 1.0
+        finally:
+            await master.config_set("min-replicas-to-write", 0)
+        try:
+            assert (await engine.admit("bob@x.org", "bob-2")).outcome == "admitted"
+        finally:
+            await store.aclose()
+
+
 @dataclass
 class Answer:
     sent: float
