@@ -25,6 +25,8 @@ NOT_SETTINGS = (
     "HALO_GATE_PLANNER_",
     "HALO_GATE_CONTENTION_",
     "HALO_GATE_FAILOVER_",
+    "HALO_GATE_FUZZ_",
+    "HALO_GATE_MEMORY_",
 )
 SAFE_POLICY = "noeviction"
 # CONFIG GET answers in well under a millisecond; a store slower than this is left alone.
