@@ -12,6 +12,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from .. import extras
 from ..config import Settings
 from ..licensing import LicenceEngine
 from ..licensing.records import now, session_record
@@ -89,6 +90,11 @@ async def recommendation(engine: LicenceEngine, settings: Settings) -> dict[str,
             f"Only {len(records)} sessions are recorded; a recommendation needs at least "
             f"{MIN_SESSIONS}, and is sounder with weeks of use."
         )
+        return answer
+    missing = extras.missing("planner", "recommend")
+    if missing is not None:
+        answer["status"] = "no_planner"
+        answer["message"] = missing
         return answer
     answer["status"] = "ok"
     answer["plan"] = await asyncio.to_thread(

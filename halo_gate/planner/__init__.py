@@ -2,7 +2,9 @@
 denial replay and the usage simulator. Pure Python: no Redis, no HTTP.
 
 The optimiser needs SciPy, which takes a moment to import, so the names that reach it are
-loaded on first use and every other ``halo-gate`` command starts without it.
+loaded on first use and every other ``halo-gate`` command starts without it. NumPy and SciPy
+are the ``planner`` extra: the names that need them load on first use, so the cost model and
+the profiles import without them (the console imports the cost model).
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 from .cost import CostComparison
 from .profiles import GUIDE, Group, Profile, ProfileError, load_profile
 from .simulate import simulate
-from .usage import UsageError, UsageLog, read_usage, read_usage_file, usage_from_records
 
 if TYPE_CHECKING:
     from .optimise import Split, optimal_split
     from .plan import Current, NamedPerson, Plan, plan_records, plan_usage
+    from .usage import UsageError, UsageLog, read_usage, read_usage_file, usage_from_records
 
 _LAZY = {
     "Current": ".plan",
@@ -27,6 +29,11 @@ _LAZY = {
     "optimal_split": ".optimise",
     "plan_records": ".plan",
     "plan_usage": ".plan",
+    "UsageError": ".usage",
+    "UsageLog": ".usage",
+    "read_usage": ".usage",
+    "read_usage_file": ".usage",
+    "usage_from_records": ".usage",
 }
 
 __all__ = [

@@ -19,6 +19,7 @@ class StallingProxy:
         self.target = target
         self.flowing = asyncio.Event()
         self.flowing.set()
+        self.trigger: bytes | None = None
         self._server: asyncio.Server | None = None
         self._pumps: set[asyncio.Task[None]] = set()
         self._writers: list[asyncio.StreamWriter] = []
@@ -36,6 +37,10 @@ class StallingProxy:
     def stall(self) -> None:
         self.loop.call_soon_threadsafe(self.flowing.clear)
 
+    def stall_at(self, pattern: bytes) -> None:
+        """Stall just before forwarding the first data that contains ``pattern``."""
+        self.trigger = pattern
+
     def resume(self) -> None:
         self.loop.call_soon_threadsafe(self.flowing.set)
 
@@ -50,6 +55,9 @@ class StallingProxy:
     async def _to_redis(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError):
             while data := await reader.read(65536):
+                if self.trigger is not None and self.trigger in data:
+                    self.trigger = None
+                    self.flowing.clear()
                 await self.flowing.wait()
                 writer.write(data)
                 await writer.drain()
