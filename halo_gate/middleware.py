@@ -23,7 +23,7 @@ from . import identity as identity_sources
 from . import pages, startup
 from .abandoned import AbandonedSessions
 from .admin.ended import EndedListener
-from .breaker import CircuitBreaker
+from .breaker import CircuitBreaker, fault_counters
 from .config import Settings
 from .cookies import CookieReader
 from .identity.flow import RequestIdentity
@@ -106,6 +106,9 @@ class HaloGate:
         # prefix, off every other request.
         self.transaction_path = "/" if settings.cookie_name.startswith("__Host-") else prefix
         self.routes = OwnRoutes(self)
+        self.routes.admin.metrics.worker_counters.update(
+            fault_counters(self.breaker, self.abandoned)
+        )
         # A request naming another host is refused (400) before anything reads its Host.
         self._host_check: ASGIApp | None = None
         if settings.allowed_hosts:

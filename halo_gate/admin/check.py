@@ -11,6 +11,7 @@ import httpx2 as httpx
 
 from ..config import ConfigError, Settings
 from ..licensing import StoreUnavailable
+from ..startup import eviction_warning
 from .operations import engine_for
 
 TIMEOUT = 5.0
@@ -22,6 +23,10 @@ async def _problems(settings: Settings) -> list[str]:
     try:
         async with asyncio.timeout(TIMEOUT):
             await engine.ping()
+        if settings.redis_url is not None:
+            evicting = await eviction_warning(engine.store)
+            if evicting is not None:
+                print(f"halo-gate: warning: {evicting}", file=sys.stderr)
     except (StoreUnavailable, TimeoutError, OSError) as error:
         problems.append(f"The licence store at HALO_GATE_REDIS_URL did not answer ({error}).")
     finally:

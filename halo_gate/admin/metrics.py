@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -55,6 +55,9 @@ class Metrics:
         )
         self._timer = self.decisions.labels(worker=self.worker)
         engine.timer = self._timer.observe
+        # This worker's own counters registered by the gateway (its circuit breaker, sign-ins
+        # given up): name -> (help text, current value).
+        self.worker_counters: dict[str, tuple[str, Callable[[], int]]] = {}
 
     async def response(self) -> Response:
         usage = await self.engine.usage()
@@ -96,6 +99,10 @@ class Metrics:
         )
         errors.add_metric([self.worker], self.engine.store_errors)
         metrics.append(errors)
+        for name, (text, read) in self.worker_counters.items():
+            counter = CounterMetricFamily(f"halo_gate_{name}", text, labels=["worker"])
+            counter.add_metric([self.worker], read())
+            metrics.append(counter)
         registry = CollectorRegistry(auto_describe=False)
         registry.register(_Snapshot(metrics, self.decisions))
         return Response(

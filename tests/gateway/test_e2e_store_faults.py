@@ -4,6 +4,7 @@ whose admission timed out holds no slot once the store wakes up."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +22,7 @@ pytestmark = pytest.mark.redis
 TIMEOUT = 0.5  # the gateway's store timeout in these tests
 COOLDOWN = 1.0
 QUICK = 0.2  # an answer without the store comes well within this
+TOKEN = "metrics-token-0123456789"
 
 
 @pytest.fixture
@@ -45,7 +47,9 @@ async def timed(browser: Browser, path: str = "/") -> tuple[int, float]:
 async def test_a_hung_store_costs_one_timeout_then_requests_are_answered_at_once(
     site_factory: Any, idp: IdentityProvider, proxy: StallingProxy
 ) -> None:
-    site = await stalled_site(site_factory, proxy, concurrent_seats=5, heartbeat_interval=60)
+    site = await stalled_site(
+        site_factory, proxy, concurrent_seats=5, heartbeat_interval=60, metrics_token=TOKEN
+    )
     try:
         browsers = [site.browser() for _ in range(5)]
         for number, browser in enumerate(browsers):
@@ -75,6 +79,11 @@ async def test_a_hung_store_costs_one_timeout_then_requests_are_answered_at_once
         assert status == 200
         assert not site.gate.breaker.is_open
         assert site.gate.breaker.trips == 1
+        metrics = await browser.get("/_halo/metrics", headers={"authorization": f"Bearer {TOKEN}"})
+        assert re.search(r"^halo_gate_store_breaker_trips_total\{.*\} 1\.0$", metrics.text, re.M)
+        assert re.search(
+            r"^halo_gate_store_short_circuited_total\{.*\} 12\.0$", metrics.text, re.M
+        ), metrics.text
     finally:
         await drop_instance(site.engine.store, site.gate.settings.instance)
 

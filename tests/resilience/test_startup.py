@@ -105,3 +105,19 @@ async def test_the_eviction_check_never_holds_startup_up() -> None:
 
 def _overrides() -> dict[str, str]:
     return {name.removeprefix("HALO_GATE_").lower(): value for name, value in REQUIRED.items()}
+
+
+@pytest.mark.redis
+def test_halo_gate_check_warns_about_a_server_that_may_evict(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from halo_gate.cli import main
+
+    with servers() as started:
+        server = started.redis("maxmemory-policy allkeys-random", "maxmemory 64mb")
+        for variable, value in {**REQUIRED, "HALO_GATE_REDIS_URL": server.url}.items():
+            monkeypatch.setenv(variable, value)
+        main(["check"])  # the identity provider is not there: that is a problem of its own
+    err = capsys.readouterr().err
+    assert "halo-gate: warning: Redis maxmemory-policy is allkeys-random, not noeviction" in err
+    assert "Traceback" not in err
