@@ -3,8 +3,9 @@
 The person saw "licence service unavailable", yet the admission may still run when the store
 wakes up (it was queued behind a stall) and hold a slot for nobody until the idle timeout. So
 the session id is released, best effort, a few times until the store answers. The release
-leaves a tombstone, and an admission of a tombstoned id is refused (see admit.lua), so the
-two are harmless in either order.
+marks the id abandoned, and an admission of an abandoned id is refused (see admit.lua), so the
+two are harmless in either order. Only the OIDC sign-in does this: its session ids are random
+and never used again, whereas other identity sources admit a person under the same id again.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class AbandonedSessions:
                 await asyncio.sleep(PAUSE)
             try:
                 async with asyncio.timeout(timeout):
-                    await self.engine.release(person, session_id)
+                    await self.engine.release(person, session_id, abandoned=True)
             except STORE_ERRORS:
                 continue
             self.released += 1

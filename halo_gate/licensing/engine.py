@@ -344,9 +344,10 @@ class LicenceEngine:
             raise StoreUnavailable(str(error)) from error
         return bool(claimed)
 
-    async def release(self, person: str, session_id: str) -> bool:
-        """End a session at logout; True if it was live."""
-        live = bool(await self._run("release", person, person, session_id))
+    async def release(self, person: str, session_id: str, *, abandoned: bool = False) -> bool:
+        """End a session at logout; True if it was live. ``abandoned``: the gateway gave up
+        waiting for its admission, which is refused should it reach the store later."""
+        live = bool(await self._run("release", person, person, session_id, int(abandoned)))
         if live:
             await self.announce_ended("logout", [session_id])
         return live

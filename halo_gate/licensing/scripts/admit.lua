@@ -8,10 +8,10 @@
 --          expires_at_ms, capacity, in_use, retry_after_ms}, a refusal also {group, limit, held}.
 -- An UNCONFIGURED error when the installation has no settings, a POOLS error when the pool
 -- rules changed since the caller learnt them (see admit() in common.lua).
--- 'ended' when the session id was released already: the gateway gave up waiting for this
--- admission and released the id, so an admission arriving after that takes no slot.
+-- 'ended' when the session id was abandoned (see release.lua): the gateway gave up waiting for
+-- this admission and released the id, so an admission arriving after that takes no slot.
 cull(true)
-if (tonumber(redis.call('ZSCORE', K_ENDED, ARGV[3])) or 0) > NOW then
+if (tonumber(redis.call('ZSCORE', K_ENDED, '~' .. ARGV[3])) or 0) > NOW then
   return {'ended', '', 0, capacities(), in_use(), 0}
 end
 return admit(ARGV[2], ARGV[3], ARGV[4], NOW, 'admitted', ARGV[5])

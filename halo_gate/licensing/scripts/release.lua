@@ -2,11 +2,14 @@
 -- leaves a tombstone, so a copy of its cookie presented later must sign in again instead of
 -- being admitted afresh as a lost session. The closed session is recorded (see closed()).
 -- KEYS[1] the person's sessions hash; ARGV[1] the settings (see common.lua).
--- ARGV[2] person, ARGV[3] session id.
+-- ARGV[2] person, ARGV[3] session id, ARGV[4] '1' when the gateway gave up waiting for the
+-- session's admission: its id is then also marked abandoned ('~' and the id in the ended set,
+-- a character no session id has), so that admission, should it arrive later, takes no slot.
 -- Returns 1 if the session was live, else 0.
 cull()
 local person, session = ARGV[2], ARGV[3]
 end_marker(session)
+if ARGV[4] == '1' then end_marker('~' .. session) end
 local value = redis.call('HGET', K_SESSIONS, session)
 if not value then return 0 end
 redis.call('HDEL', K_SESSIONS, session)
