@@ -52,3 +52,9 @@ def test_help_lists_every_command_without_extras() -> None:
     assert result.returncode == 0, result.stderr
     for command in ("demo", "cost", "simulate", "plan"):
         assert command in result.stdout
+
+
+def test_serve_command_names_its_extra() -> None:
+    result = run("from halo_gate.cli import main\nsys.exit(main(['serve']))\n")
+    assert result.returncode == 2
+    assert "pip install 'halo-gate[serve]'" in result.stderr
