@@ -227,7 +227,7 @@ window for each person, since one browser holds one session.
 
   Named access:   {DEMO_NAMED} holds the named seat: always admitted, from any device,
                   even while the pool is full. Alice is also the administrator
-                  (/_halo/api/usage).
+                  (the console at /_halo/admin).
   A full pool:    bob@example.com and carol@example.com take the {DEMO_CONCURRENT_SEATS} concurrent
                   slots; dave@example.com then gets "all licences in use" (503).
   A slot back:    log Bob out (/_halo/logout); Dave's retry then lets him in.
