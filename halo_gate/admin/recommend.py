@@ -87,7 +87,7 @@ async def recommendation(engine: LicenceEngine, settings: Settings) -> dict[str,
     if len(records) < MIN_SESSIONS:
         answer["status"] = "too_little_data"
         answer["message"] = (
-            f"Only {len(records)} sessions are recorded; a recommendation needs at least "
+            f"Sessions recorded so far: {len(records)}; a recommendation needs at least "
             f"{MIN_SESSIONS}, and is sounder with weeks of use."
         )
         return answer
