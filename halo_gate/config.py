@@ -24,7 +24,11 @@ from .licensing.engine import (
     DEFAULT_HISTORY_DAYS,
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_NAMED_COOLDOWN,
+    DEFAULT_QUEUE_GRACE,
+    DEFAULT_QUEUE_MAX,
+    DEFAULT_QUEUE_OFFER,
     DEFAULT_SESSION_MAX_AGE,
+    queue_poll,
 )
 from .licensing.pools import Rules
 from .startup import warn_unknown_variables
@@ -95,6 +99,11 @@ class Settings:
     named_cooldown: int = DEFAULT_NAMED_COOLDOWN
     pool_reserve: Rules = ()
     pool_cap: Rules = ()
+    # The waiting line when the pool is full (see README "Waiting room").
+    queue: bool = True
+    queue_grace: int = DEFAULT_QUEUE_GRACE
+    queue_offer: int = DEFAULT_QUEUE_OFFER
+    queue_max: int = DEFAULT_QUEUE_MAX
     idle_timeout: int = DEFAULT_IDLE_TIMEOUT
     session_max_age: int = DEFAULT_SESSION_MAX_AGE
     heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL
@@ -194,6 +203,11 @@ class Settings:
         pool_settings.check(self)
 
     @property
+    def queue_poll(self) -> int:
+        """Seconds between a waiter's polls (their page reloads, ``Retry-After``)."""
+        return queue_poll(self.queue_grace, self.queue_offer)
+
+    @property
     def signing_keys(self) -> list[str]:
         """The cookie keys, the signing key first."""
         return [str(key) for key in self.secret_key]
@@ -238,6 +252,14 @@ def _boolean(variable: str, raw: Any) -> bool:
     if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
         return raw.strip().lower() in _TRUE
     raise _fail(variable, raw, "Not a valid bool (true or false).")
+
+
+def _switch(variable: str, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
+        return raw.strip().lower() in _TRUE
+    raise _fail(variable, raw, "Not one of 'on' or 'off'.")
 
 
 def _items(variable: str, raw: Any) -> tuple[str, ...]:
@@ -424,6 +446,10 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "named_cooldown": _integer,
     "pool_reserve": pool_settings.rules,
     "pool_cap": pool_settings.rules,
+    "queue": _switch,
+    "queue_grace": _positive,
+    "queue_offer": _positive,
+    "queue_max": _positive,
     "idle_timeout": _positive,
     "session_max_age": _positive,
     "heartbeat_interval": _integer,

@@ -163,7 +163,7 @@ class ForwardAuth:
                 f'<title>Sign in</title><p><a href="{login}">Sign in</a></p>',
                 401,
             )
-        if reply.get("error") in ("pool_full", "group_cap"):
+        if reply.get("error") in ("pool_full", "group_cap", "queue_full"):
             capped = reply["error"] == "group_cap"
             response = pages.pool_full(
                 html,

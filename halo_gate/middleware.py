@@ -72,6 +72,10 @@ class HaloGate:
             named_cooldown=settings.named_cooldown,
             audit_maxlen=settings.audit_maxlen,
             history_days=settings.history_days,
+            queue=settings.queue,
+            queue_max=settings.queue_max,
+            queue_grace=settings.queue_grace,
+            queue_offer=settings.queue_offer,
         )
         self.codec = SessionCodec(
             settings.signing_keys,
@@ -81,6 +85,10 @@ class HaloGate:
         )
         self.oidc = OIDCClient(settings)
         self.memory = HeartbeatMemory()
+        # How long a refusal is answered from memory: a waiter's poll must reach the store.
+        self.refusal_hold = min(REFUSAL_HOLD, settings.heartbeat_interval)
+        if settings.queue:
+            self.refusal_hold = min(self.refusal_hold, settings.queue_poll)
         self.cookies = CookieReader(settings.cookie_name)
         self.read_cookie = self.cookies.read
         # Requests let through unverified while the store was down (ON_STORE_ERROR=allow).
@@ -328,13 +336,14 @@ class HaloGate:
         if seen is not None and seen.refusal is not None:
             if seen.refusal.outcome == "ended":
                 return Gate("login", cookie="", decision=seen.refusal)
-            # Passive paths renew nothing, so they repeat the last refusal.
-            hold = min(REFUSAL_HOLD, self.settings.heartbeat_interval)
-            if passive or now - seen.at < hold:
-                return self._refused(seen.refusal, seen.at, now)
+            # Passive paths renew nothing, so they repeat the last refusal. A cookie renewed
+            # since (a waiter let in by another worker) is not held to it.
+            if session.heartbeat < seen.at and (passive or now - seen.at < self.refusal_hold):
+                return self._refused(seen.refusal, seen.at, now, session)
         if not self.breaker.allow():
             return self._store_down(session, StoreUnavailable("circuit open"))
-        if passive:
+        # A waiter's cookie (heartbeat 0) holds no slot to check: every request of theirs asks.
+        if passive and session.heartbeat:
             return await self._check_live(session, seen, now)
         # Marked before the round trip, so this session's concurrent requests do not repeat it.
         self.memory.put(session.session_id, Seen(now))
@@ -358,7 +367,7 @@ class HaloGate:
         self.memory.put(session.session_id, Seen(now, decision))
         if decision.outcome == "ended":
             return Gate("login", cookie="")
-        return self._refused(decision, now, now)
+        return self._refused(decision, now, now, session)
 
     async def _check_live(self, session: Session, seen: Seen | None, now: float) -> Gate:
         # A session that is merely lost (expired, or the store restarted) is let through
@@ -377,11 +386,12 @@ class HaloGate:
             return Gate("login", cookie="")
         return Gate("pass", session)
 
-    def _refused(self, decision: Decision, at: float, now: float) -> Gate:
-        if decision.outcome in ("pool_full", "group_cap"):
+    def _refused(self, decision: Decision, at: float, now: float, session: Session) -> Gate:
+        if decision.outcome in ("pool_full", "group_cap", "queue_full"):
             # The remembered answer's wait shrinks as time passes.
             retry_after = max(1, decision.retry_after - int(now - at))
-            return Gate("pool_full", decision=replace(decision, retry_after=retry_after))
+            refused = replace(decision, retry_after=retry_after)
+            return Gate("pool_full", session, decision=refused)
         return Gate("no_licence", decision=decision)
 
     def _store_down(self, session: Session, error: BaseException) -> Gate:
@@ -440,6 +450,16 @@ class HaloGate:
             return pages.store_unavailable(html, retry_url=self._retry_url(conn))
         decision = gate.decision
         assert decision is not None
+        if gate.verdict == "pool_full" and decision.position and gate.session is not None:
+            return pages.waiting(
+                html,
+                decision,
+                poll=self.settings.queue_poll,
+                retry_url=self._retry_url(conn),
+                leave_url=self.logout_path,
+                csrf_token=self.routes.csrf_token(gate.session),
+                now=self.clock(),
+            )
         if gate.verdict == "pool_full":
             return pages.pool_full(
                 html,

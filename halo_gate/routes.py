@@ -206,7 +206,17 @@ class OwnRoutes:
             return pages.store_unavailable(html, retry_url=self.gate.login_path)
         self.gate.breaker.succeeded()
         response: Response
-        if decision.outcome in ("pool_full", "group_cap"):
+        groups = self.gate.decisive_groups_first(identity.groups)
+        if decision.position:
+            # A place in the line: the person is identified and signed in as a waiter (a
+            # heartbeat of 0 is always due, so every request of theirs asks the store, with no
+            # trip to the identity provider), and their page is the waiting room.
+            now = self.gate.clock()
+            waiter = Session(session_id, identity.person, "concurrent", 0, groups)
+            self.gate.memory.put(session_id, Seen(now, decision))
+            response = RedirectResponse(next_path, status_code=302, headers=pages.NO_STORE)
+            self.gate.set_cookie(response, self.gate.codec.encode(waiter))
+        elif decision.outcome in ("pool_full", "group_cap", "queue_full"):
             response = pages.pool_full(
                 html,
                 capacity=decision.capacity,
@@ -229,7 +239,7 @@ class OwnRoutes:
                 person=identity.person,
                 licence=decision.licence,
                 heartbeat=int(self.gate.clock()),
-                groups=self.gate.decisive_groups_first(identity.groups),
+                groups=groups,
             )
             self.gate.memory.put(session_id, Seen(self.gate.clock()))
             response = RedirectResponse(next_path, status_code=302, headers=pages.NO_STORE)

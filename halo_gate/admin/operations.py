@@ -31,6 +31,10 @@ def engine_for(settings: Settings) -> LicenceEngine:
         named_cooldown=settings.named_cooldown,
         audit_maxlen=settings.audit_maxlen,
         history_days=settings.history_days,
+        queue=settings.queue,
+        queue_max=settings.queue_max,
+        queue_grace=settings.queue_grace,
+        queue_offer=settings.queue_offer,
     )
 
 

@@ -90,10 +90,10 @@ class RequestIdentity:
         gate = self.gate
         now = gate.clock()
         seen = gate.memory.get(session_id)
-        if seen is not None and seen.refusal is not None and seen.refusal.outcome != "ended":
-            if now - seen.at < min(REFUSAL_HOLD, gate.settings.heartbeat_interval):
-                return gate._refused(seen.refusal, seen.at, now)
         session = Session(session_id, named.person, "concurrent", int(now), named.groups)
+        if seen is not None and seen.refusal is not None and seen.refusal.outcome != "ended":
+            if now - seen.at < min(REFUSAL_HOLD, gate.refusal_hold):
+                return gate._refused(seen.refusal, seen.at, now, session)
         try:
             async with asyncio.timeout(gate.store_timeout):
                 await gate.ensure_configured()
@@ -107,7 +107,7 @@ class RequestIdentity:
             return gate._store_down(session, error)
         if not decision.admitted or decision.licence is None:
             gate.memory.put(session_id, Seen(now, decision))
-            return gate._refused(decision, now, now)
+            return gate._refused(decision, now, now, session)
         session = replace(session, licence=decision.licence)
         gate.memory.put(session_id, Seen(now))
         if len(self._known) >= KNOWN_KEPT:

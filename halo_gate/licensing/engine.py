@@ -24,7 +24,14 @@ from .store import Store
 
 LicenceType = Literal["named", "concurrent"]
 Outcome = Literal[
-    "admitted", "renewed", "readmitted", "ended", "pool_full", "group_cap", "no_licence"
+    "admitted",
+    "renewed",
+    "readmitted",
+    "ended",
+    "pool_full",
+    "group_cap",
+    "queue_full",
+    "no_licence",
 ]
 Liveness = Literal["live", "ended", "lost"]
 AssignOutcome = Literal["assigned", "already", "no_seat"]
@@ -51,6 +58,19 @@ DEFAULT_SESSION_MAX_AGE = 43200
 DEFAULT_NAMED_COOLDOWN = 86400
 DEFAULT_AUDIT_MAXLEN = 100_000
 DEFAULT_HISTORY_DAYS = 30
+# The waiting line (see scripts/queue.lua): its most waiters, how long a waiter who stops polling
+# keeps their place, and how long a slot offered to the head waits for them (seconds).
+DEFAULT_QUEUE_MAX = 1000
+DEFAULT_QUEUE_GRACE = 120
+DEFAULT_QUEUE_OFFER = 60
+# A waiter's page asks again this often at most (seconds).
+MAX_QUEUE_POLL = 10
+
+
+def queue_poll(grace: int, offer: int) -> int:
+    """How often a waiter's page asks again: often enough to keep their place (the grace) and to
+    claim an offer in time, several times over."""
+    return max(1, min(MAX_QUEUE_POLL, grace // 4, offer // 4))
 
 
 class StoreUnavailable(Exception):
@@ -81,10 +101,19 @@ class Decision:
     group: str | None = None
     limit: int = 0
     held: int = 0
+    # A refused person waiting in the line: their place (1 is the head; 0: not waiting) and the
+    # estimated wait in seconds (None when no slot freed lately to draw it from).
+    position: int = 0
+    estimated_wait: int | None = None
 
     @property
     def admitted(self) -> bool:
         return self.outcome in ("admitted", "renewed", "readmitted")
+
+    @property
+    def ahead(self) -> int:
+        """The people ahead in the line."""
+        return max(self.position - 1, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +126,8 @@ class Usage:
     in_use: int
     peak_24h: int
     denials_24h: int
+    queue_length: int = 0
+    queue_longest_wait: int = 0  # seconds the line's head has waited
     # Groups with pool rules, or whose members still hold slots charged under removed ones.
     groups: dict[str, GroupUsage] = field(default_factory=dict)
 
@@ -116,6 +147,7 @@ class Usage:
                 "denials_24h": self.denials_24h,
             },
             "groups": {name: group.as_json() for name, group in self.groups.items()},
+            "queue": {"length": self.queue_length, "longest_wait": self.queue_longest_wait},
         }
 
 
@@ -131,7 +163,8 @@ class LiveSession:
 
 def _load(name: str) -> str:
     folder = resources.files(__package__) / "scripts"
-    return (folder / "common.lua").read_text() + "\n" + (folder / f"{name}.lua").read_text()
+    parts = ("common", "queue", name)
+    return "\n".join((folder / f"{part}.lua").read_text() for part in parts)
 
 
 def _sha1(source: str) -> str:
@@ -155,6 +188,10 @@ class LicenceEngine:
         named_cooldown: int = DEFAULT_NAMED_COOLDOWN,
         audit_maxlen: int = DEFAULT_AUDIT_MAXLEN,
         history_days: int = DEFAULT_HISTORY_DAYS,
+        queue: bool = True,
+        queue_max: int = DEFAULT_QUEUE_MAX,
+        queue_grace: int = DEFAULT_QUEUE_GRACE,
+        queue_offer: int = DEFAULT_QUEUE_OFFER,
     ) -> None:
         self.store = store
         self.keys = Keyspace(instance)
@@ -166,7 +203,11 @@ class LicenceEngine:
             audit_maxlen,
             (history_days + 1) * 86400,
             named_cooldown * 1000,
+            queue_max if queue else 0,
+            queue_grace * 1000,
+            queue_offer * 1000,
         )
+        self.queue_poll = queue_poll(queue_grace, queue_offer)
         self._packed: tuple[float, bytes] | None = None
         # The last settings configure() applied, applied again if the store loses them; None
         # until configure() runs, so an engine that never had them cannot write 0 slots.
@@ -221,7 +262,7 @@ class LicenceEngine:
     @staticmethod
     def _decision(reply: list[Any]) -> Decision:
         outcome, licence, expires_ms, capacity, in_use, retry_ms, *refusal = reply
-        group, limit, held = refusal or ("", 0, 0)
+        group, limit, held, position, estimate_ms = refusal or ("", 0, 0, 0, -1)
         licence = _text(licence)
         return Decision(
             outcome=_text(outcome),  # type: ignore[arg-type]
@@ -233,6 +274,8 @@ class LicenceEngine:
             group=_text(group) or None,
             limit=int(limit),
             held=int(held),
+            position=int(position),
+            estimated_wait=None if int(estimate_ms) < 0 else math.ceil(int(estimate_ms) / 1000),
         )
 
     def _learn_rules(self, generation: Any, reserve: Any, cap: Any) -> PoolRules:
@@ -424,14 +467,28 @@ class LicenceEngine:
         """Live usage numbers (expired entries never counted)."""
         reply = await self._run("usage", None)
         groups = {}
-        for at in range(8, len(reply), 7):
+        for at in range(10, len(reply), 7):
             name, reserved, cap, *counts = reply[at : at + 7]
             cap = int(cap)
             groups[_text(name)] = GroupUsage(
                 int(reserved), None if cap < 0 else cap, *(int(count) for count in counts)
             )
-        named, assigned, active, quarantined, slots, in_use, peak, denials = map(int, reply[:8])
-        return Usage(named, assigned, active, quarantined, slots, in_use, peak, denials, groups)
+        named, assigned, active, quarantined, slots, in_use, peak, denials, waiting, longest = map(
+            int, reply[:10]
+        )
+        return Usage(
+            named,
+            assigned,
+            active,
+            quarantined,
+            slots,
+            in_use,
+            peak,
+            denials,
+            waiting,
+            math.ceil(longest / 1000),
+            groups,
+        )
 
     async def sessions(self) -> tuple[float, list[LiveSession]]:
         """The store's time (epoch seconds) and every live session, named people first."""

@@ -101,10 +101,13 @@ def pool_full(
     title = "All licences are in use"
     if reason == "group_cap":
         title = "All of your group's licences are in use"
+    elif reason == "queue_full":
+        title = "All licences are in use, and the waiting line is full"
     response = render(
         "pool_full.html",
         503,
         title=title,
+        reason=reason,
         capacity=capacity,
         in_use=in_use,
         group=group and group[:1].upper() + group[1:],
@@ -119,6 +122,60 @@ def pool_full(
         logout_url=logout_url,
     )
     response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def _wait_text(seconds: int | None) -> str:
+    if seconds is None:
+        return "unknown"
+    if seconds < 60:
+        return "under a minute"
+    return f"about {_duration(seconds)}"
+
+
+def waiting(
+    html: bool,
+    decision: Decision,
+    *,
+    poll: int,
+    retry_url: str,
+    leave_url: str,
+    csrf_token: str,
+    now: float,
+) -> Response:
+    """The waiting room: the person has a place in the line (``decision.position``). The page
+    asks again every ``poll`` seconds, by itself and without JavaScript, at its own address, so
+    it turns into the application's page as soon as the slot is theirs."""
+    headers = {**NO_STORE, "Retry-After": str(poll)}
+    if not html:
+        body = {
+            "error": decision.outcome,
+            "reason": decision.outcome,
+            "group": decision.group,
+            "capacity": decision.capacity,
+            "in_use": decision.in_use,
+            "retry_after": poll,
+            "position": decision.position,
+            "ahead": decision.ahead,
+            "estimated_wait": decision.estimated_wait,
+        }
+        return JSONResponse(body, status_code=503, headers=headers)
+    checked = datetime.fromtimestamp(now, UTC)
+    response = render(
+        "waiting.html",
+        503,
+        title="You are in line for a licence",
+        decision=decision,
+        group=decision.group,
+        estimate=_wait_text(decision.estimated_wait),
+        checked_at=checked.strftime("%H:%M:%S UTC"),
+        checked_at_iso=checked.isoformat(timespec="seconds"),
+        poll=poll,
+        retry_url=retry_url,
+        leave_url=leave_url,
+        csrf_token=csrf_token,
+    )
+    response.headers["Retry-After"] = str(poll)
     return response
 
 

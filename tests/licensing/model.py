@@ -3,11 +3,16 @@ on a clock the test moves; ``test_model.py`` checks the engine against it step b
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import astuple, dataclass, field
 from typing import Any
 
 IDLE = 1000
 COOLDOWN = 1700
+# The waiting line: a waiter's grace, an offer's life, the most waiters.
+GRACE = 700
+OFFER = 500
+QUEUE_MAX = 2
 Rules = tuple[tuple[str, int], ...]
 
 
@@ -31,6 +36,87 @@ class Model:
     cap: Rules = ()
     records: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     group_denials: dict[str, int] = field(default_factory=dict)
+    # The waiting line: person -> (ticket, end of their place, groups under the rules), and
+    # person -> end of the offer made to them.
+    line: dict[str, tuple[int, float, tuple[str, ...]]] = field(default_factory=dict)
+    offers: dict[str, float] = field(default_factory=dict)
+    tickets: int = 0
+    position: int = 0  # the last refusal's place in the line (0: none)
+    walked: bool = False  # whether the last admission met people waiting
+
+    # The waiting line
+
+    def cull_line(self) -> None:
+        for person, (_, until, _) in list(self.line.items()):
+            if until <= self.now or self.offers.get(person, math.inf) <= self.now:
+                self.leave(person)
+
+    def leave(self, person: str) -> None:
+        self.line.pop(person, None)
+        self.offers.pop(person, None)
+
+    def waiters(self) -> list[str]:
+        return sorted(self.line, key=lambda person: self.line[person][0])
+
+    def join(self, person: str, mine: list[str]) -> tuple[int, bool]:
+        groups = tuple(dict.fromkeys(mine)) if self.pooled else ()
+        if person in self.line:
+            ticket = self.line[person][0]
+            self.line[person] = (ticket, self.now + GRACE, groups)
+            return self.waiters().index(person) + 1, False
+        if len(self.line) >= QUEUE_MAX:
+            return 0, False
+        self.tickets += 1
+        self.line[person] = (self.tickets, self.now + GRACE, groups)
+        return len(self.line), True
+
+    def walk(self, person: str, mine: list[str]) -> Refusal | None:
+        """Serves, in simulation, the waiters ahead of ``person`` whom the free slots would
+        serve; the refusal ``person`` then gets, or None."""
+        used = self.in_use
+        counts = {g: list(c) for g, c in self.group_counts().items()}
+        reserved_held = self.reserved_held()
+        for waiter in self.waiters():
+            if waiter == person or used >= self.slots:
+                break
+            groups = list(self.line[waiter][2])
+            charge, refusal = self.charge_with(groups, used, counts, reserved_held)
+            if refusal is not None:
+                self.offers.pop(waiter, None)
+                continue
+            self.offers.setdefault(waiter, self.now + OFFER)
+            used += 1
+            if charge:
+                reserved_held += 1
+                counts.setdefault(charge, [0, 0, 0])[1] += 1
+            for group in groups:
+                counts.setdefault(group, [0, 0, 0])[0] += 1
+        return self.charge_with(mine, used, counts, reserved_held)[1]
+
+    def charge_with(
+        self, mine: list[str], used: int, counts: dict[str, list[int]], reserved_held: int
+    ) -> tuple[str, Refusal | None]:
+        """The charge (or refusal, its wait not computed) on the counts given."""
+        if not self.pooled:
+            if used >= self.slots:
+                return "", Refusal("pool_full", 0, None, self.slots, used)
+            return "", None
+        for group, cap in self.cap:
+            held = counts.get(group, [0, 0, 0])[0]
+            if group in mine and held >= cap:
+                return "", Refusal("group_cap", 0, group, cap, held)
+        if used >= self.slots:
+            return "", Refusal("pool_full", 0, None, self.slots, used)
+        for group, kept in self.reserve:
+            if group in mine and counts.get(group, [0, 0, 0])[1] < kept:
+                return group, None
+        shared = self.slots - sum(kept for _, kept in self.reserve)
+        if used - reserved_held < shared:
+            return "", None
+        return "", Refusal("pool_full", 0, None, max(shared, 0), used - reserved_held)
+
+    def reserved_held(self) -> int:
+        return sum(1 for p in self.holders() if (r := self.record(p)) and r[0])
 
     def live(self, person: str) -> dict[str, float]:
         return {s: e for s, e in self.sessions.get(person, {}).items() if e > self.now}
@@ -101,8 +187,7 @@ class Model:
             if group in mine and counts.get(group, (0, 0, 0))[1] < kept:
                 return group, None
         shared = self.slots - sum(kept for _, kept in self.reserve)
-        reserved_held = sum(1 for p in self.holders() if (r := self.record(p)) and r[0])
-        held = self.in_use - reserved_held
+        held = self.in_use - self.reserved_held()
         if held < shared:
             return "", None
         limit = max(shared, 0)
@@ -112,7 +197,9 @@ class Model:
     def admission(
         self, person: str, session: str, group: bool, groups: set[str], outcome: str
     ) -> tuple[str, Refusal | None]:
-        """The outcome of admitting (or readmitting) a session; applies it."""
+        """The outcome of admitting (or readmitting) a session; applies it. A refusal's
+        position in the line is kept in ``self.position``."""
+        self.position, self.walked = 0, False
         if person not in self.named and group and self.seat_free_for(person):
             self.take_seat(person)
         if person not in self.named and person not in self.holders():
@@ -120,19 +207,36 @@ class Model:
             charge, mine = "", [g for g, _ in self.reserve + self.cap if g in groups]
             if self.slots == 0:
                 refusal = Refusal("no_licence", 0, None, self.slots, self.in_use)
-            elif self.pooled:
-                charge, refusal = self.charge(mine)
-            elif self.in_use >= self.slots:
-                refusal = Refusal("pool_full", self.retry_after(), None, self.slots, self.in_use)
+            else:
+                self.cull_line()
+                self.walked = bool(self.line)
+                if self.walked:
+                    refusal = self.walk(person, mine)
+                if refusal is not None:
+                    pass
+                elif self.pooled:
+                    charge, refusal = self.charge(mine)
+                elif self.in_use >= self.slots:
+                    refusal = Refusal(
+                        "pool_full", self.retry_after(), None, self.slots, self.in_use
+                    )
             if refusal:
                 self.sessions.get(person, {}).pop(session, None)
-                for g in set(mine) if self.pooled else ():
-                    self.group_denials[g] = self.group_denials.get(g, 0) + 1
+                joined = False
+                if refusal.outcome in ("pool_full", "group_cap"):
+                    self.position, joined = self.join(person, mine)
+                    if self.position == 0:
+                        refusal = Refusal("queue_full", *astuple(refusal)[1:])
+                if self.position == 0 or joined:
+                    for g in set(mine) if self.pooled else ():
+                        self.group_denials[g] = self.group_denials.get(g, 0) + 1
                 return refusal.outcome, refusal
             self.records.pop(person, None)
             if self.pooled and mine:
                 self.records[person] = (charge, tuple(dict.fromkeys(mine)))
         self.sessions.setdefault(person, {})[session] = self.now + IDLE
+        if outcome != "renewed":
+            self.leave(person)
         return outcome, None
 
     def retry_after(self) -> float:

@@ -444,8 +444,10 @@ async def test_audit_has_an_event_for_every_decision(engine: LicenceEngine) -> N
     assert kinds[kinds.index("admitted") :] == [
         "admitted",
         "denied",
+        "queued",
         "released",
         "admitted",
+        "dequeued",
         "ended",
         "assigned",
         "unassigned",

@@ -5,8 +5,9 @@ live changes of the pool rules (reservations and caps) and the passing of time; 
 with any of two groups. After every step the engine's usage (per group too) must equal the
 model's counts, live pool holders never exceed the slots and no group's members exceed its cap
 (except right after a shrink, when nobody new gets in), no reservation is charged to anyone
-outside its group, and named people are always admitted. ``HALO_GATE_PROPERTY_EXAMPLES``
-(default 50) sets the number of runs.
+outside its group, and named people are always admitted. The waiting line (at most two
+people) is modelled too: every refusal's place in it, and its length, must match.
+``HALO_GATE_PROPERTY_EXAMPLES`` (default 50) sets the number of runs.
 
 Time moves in steps of 300 s, while the idle timeout (1000 s) and the seat cooldown (1700 s) are
 not multiples of 300, so no check ever lands on the millisecond where an entry expires. The
@@ -30,7 +31,7 @@ from redis.asyncio import Redis
 from halo_gate.licensing import Decision, LicenceEngine, PoolRulesError
 
 from ..conftest import REDIS_URL, drop_instance, unique_instance
-from .model import COOLDOWN, IDLE, Model, Refusal, Rules
+from .model import COOLDOWN, GRACE, IDLE, OFFER, QUEUE_MAX, Model, Refusal, Rules
 
 MAX_AGE = 10**7
 PEOPLE = ("ann", "bob", "cat", "dan")
@@ -54,6 +55,9 @@ class LicenceMachine(RuleBasedStateMachine):
             idle_timeout=IDLE,
             session_max_age=MAX_AGE,
             named_cooldown=COOLDOWN,
+            queue_max=QUEUE_MAX,
+            queue_grace=GRACE,
+            queue_offer=OFFER,
         )
         self.model = Model()
         self.counter = 0
@@ -200,7 +204,10 @@ class LicenceMachine(RuleBasedStateMachine):
         assert decision.capacity == model.slots
         if decision.admitted:
             assert decision.licence == ("named" if person in model.named else "concurrent")
-        if refusal is not None:
+        assert decision.position == model.position, (person, decision)
+        if model.walked:
+            event("met the line")
+        if refusal is not None and not model.walked:
             assert (decision.group, decision.limit, decision.held) == (
                 refusal.group,
                 refusal.limit,
@@ -256,6 +263,7 @@ class LicenceMachine(RuleBasedStateMachine):
         elif session not in sessions:
             assert answer is False
         sessions.pop(session, None)  # an expired one may still have been there to release
+        self.model.leave(person)  # a waiter leaves the line
 
     @rule(person=st.sampled_from(PEOPLE), everything=st.booleans(), data=st.data())
     def end_session(self, person: str, everything: bool, data: st.DataObject) -> None:
@@ -291,6 +299,8 @@ class LicenceMachine(RuleBasedStateMachine):
         active = {p for p in model.named if model.live(p)}
         assert (usage.concurrent_seats, usage.named_seats) == (model.slots, model.seats)
         assert usage.in_use == model.in_use
+        model.cull_line()
+        assert usage.queue_length == len(model.line)
         assert usage.named_assigned == len(model.named)
         assert usage.named_active == len(active)
         assert usage.named_quarantined == len(model.quarantined())

@@ -23,16 +23,19 @@
 --   counters    HASH  since the installation began: admitted:<licence>, denied:<reason>,
 --                     released:<cause> (the metrics' counters)
 --   group_history:D HASH day D's denials of group members: "M G" (minute, group) -> count
+--   queue, waiting, offers, waiters, queue_seq  the waiting line (see queue.lua)
 -- ARGV[1] packs the settings, '|'-separated: key prefix ("{tag}:"), clock offset (ms, added to
 -- Redis TIME; 0 outside tests), idle timeout (ms), session max age (ms), audit stream cap,
--- history retention (s), named seat cooldown (ms). ARGV[2..] are the decision's own.
+-- history retention (s), named seat cooldown (ms), the line's most waiters (0: no line), a
+-- waiter's grace (ms), an offer's life (ms). ARGV[2..] are the decision's own.
 -- A person's entry in pool or active exists exactly while their sessions hash does, and its
 -- score is the latest expiry among those sessions, so a person expires with their last session.
 
-local PREFIX, offset, IDLE, MAX_AGE, AUDIT_CAP, HISTORY_TTL, COOLDOWN =
-  string.match(ARGV[1], '^(.*)|(-?%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)$')
+local PREFIX, offset, IDLE, MAX_AGE, AUDIT_CAP, HISTORY_TTL, COOLDOWN, QUEUE_MAX, GRACE, OFFER =
+  string.match(ARGV[1], '^(.*)|(-?%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)$')
 IDLE, MAX_AGE, HISTORY_TTL, COOLDOWN =
   tonumber(IDLE), tonumber(MAX_AGE), tonumber(HISTORY_TTL), tonumber(COOLDOWN)
+QUEUE_MAX, GRACE, OFFER = tonumber(QUEUE_MAX), tonumber(GRACE), tonumber(OFFER)
 local K_CONFIG, K_POOL, K_ACTIVE = PREFIX .. 'config', PREFIX .. 'pool', PREFIX .. 'active'
 local K_NAMED, K_QUARANTINE = PREFIX .. 'named', PREFIX .. 'quarantine'
 local K_ENDED, K_AUDIT, K_SESSIONS = PREFIX .. 'ended', PREFIX .. 'audit', KEYS[1]
@@ -66,8 +69,10 @@ local function forget_capacities()
   capacity_cache, rules_cache = nil, nil
 end
 
--- The department pools' functions, made on demand (see below).
-local pool_lib
+-- The department pools' and the waiting line's functions, made on demand (see below and
+-- queue.lua).
+local pool_lib, queue_lib
+local K_QUEUE = PREFIX .. 'queue'
 
 local function in_use()
   return redis.call('ZCOUNT', K_POOL, '(' .. NOW, '+inf')
@@ -130,6 +135,15 @@ local function closed(person, licence, value, ended, reason)
   redis.call('HINCRBY', PREFIX .. 'counters', 'released:' .. reason, 1)
 end
 
+-- A pool slot has freed (its holder's last session ended or expired): counted per minute as
+-- fM in the day's history, for the waiting line's estimate.
+local function freed()
+  local minute = math.floor(NOW / 60000)
+  local key = PREFIX .. 'history:' .. math.floor(minute / 1440)
+  redis.call('HINCRBY', key, 'f' .. minute, 1)
+  redis.call('EXPIRE', key, HISTORY_TTL)
+end
+
 local function end_marker(session)
   redis.call('ZADD', K_ENDED, NOW + math.max(IDLE, MAX_AGE), session)
 end
@@ -181,9 +195,9 @@ local function settle(person, skey, licence, fresh)
     redis.call('HDEL', skey, CHARGE)
     pool_lib().count(charge, -1)
   end
-  redis.call('ZREM', other, person)
+  if redis.call('ZREM', other, person) == 1 and other == K_POOL then freed() end
   if latest == 0 then
-    redis.call('ZREM', zset, person)
+    if redis.call('ZREM', zset, person) == 1 and zset == K_POOL then freed() end
   else
     redis.call('ZADD', zset, latest, person)
   end
@@ -209,6 +223,7 @@ local function cull_people(zset, licence)
     local all = redis.call('HGETALL', skey)
     redis.call('DEL', skey)
     redis.call('ZREM', zset, person)
+    if zset == K_POOL then freed() end
     for i = 1, #all, 2 do
       if all[i] == CHARGE then
         pool_lib().count(all[i + 1], -1)
@@ -389,29 +404,43 @@ pool_lib = function()
   -- Returns the charge (a group: its reservation; '': the shared part), or nil and the refusal:
   -- reason, group ('' for none), limit (the slots that were full), held (how many are held)
   -- and the holders that must leave to make room (a filter for wait_for; nil: any holder).
-  function P.charge(rules, groups, capacity, used)
-    local fields, mine = {'r'}, {}
-    for _, group in ipairs(groups) do
-      table.insert(fields, 'm:' .. group)
-      table.insert(fields, 'r:' .. group)
+  -- use: the pool_use counters the decision reads (field -> number; missing ones 0), read
+  -- from the store when not given; the waiting line passes counts it simulates.
+  function P.charge(rules, groups, capacity, used, use)
+    if not use then
+      local fields = {'r'}
+      for _, group in ipairs(groups) do
+        table.insert(fields, 'm:' .. group)
+        table.insert(fields, 'r:' .. group)
+      end
+      local counts = redis.call('HMGET', K_POOL_USE, unpack(fields))
+      use = {}
+      for i, name in ipairs(fields) do use[name] = tonumber(counts[i]) end
     end
-    local counts = redis.call('HMGET', K_POOL_USE, unpack(fields))
-    for i, group in ipairs(groups) do
-      mine[group] = {tonumber(counts[2 * i]) or 0, tonumber(counts[2 * i + 1]) or 0}
-    end
+    local member = {}
+    for _, group in ipairs(groups) do member[group] = true end
     for _, group in ipairs(rules.capped) do
-      local held = mine[group] and mine[group][1]
-      if held and held >= rules.cap[group] then
+      local held = use['m:' .. group] or 0
+      if member[group] and held >= rules.cap[group] then
         return nil, 'group_cap', group, rules.cap[group], held, P.member_of(group)
       end
     end
     if used >= capacity then return nil, 'pool_full', '', capacity, used, nil end
     for _, group in ipairs(rules.order) do
-      if mine[group] and mine[group][2] < rules.reserve[group] then return group end
+      if member[group] and (use['r:' .. group] or 0) < rules.reserve[group] then return group end
     end
-    local shared, shared_held = capacity - rules.reserved, used - (tonumber(counts[1]) or 0)
+    local shared, shared_held = capacity - rules.reserved, used - (use.r or 0)
     if shared_held < shared then return '' end
     return nil, 'pool_full', '', math.max(shared, 0), shared_held, P.in_shared_part
+  end
+
+  -- Adds a slot charged to `taken` for a person of `groups` to counts kept as P.charge's use.
+  function P.take(use, taken, groups)
+    if taken ~= '' then
+      use.r = (use.r or 0) + 1
+      use['r:' .. taken] = (use['r:' .. taken] or 0) + 1
+    end
+    for _, group in ipairs(groups) do use['m:' .. group] = (use['m:' .. group] or 0) + 1 end
   end
 
   -- Counts a refused person's denial against each of their groups under the rules.
@@ -429,7 +458,8 @@ end
 -- The admission decision for one session. pools_gen is the generation of the pool rules the
 -- caller knows; the person's groups among those the rules name are ARGV[6..]. Returns the
 -- reply every admitting script gives: {outcome, licence, expires_at_ms, capacity, in_use,
--- retry_after_ms}, and for a refusal also {group, limit, held} (see P.charge).
+-- retry_after_ms}, and for a refusal also {group, limit, held} (see P.charge), position in
+-- the line (0: not in it) and estimated wait (ms, -1 unknown) (see queue.lua).
 local function admit(person, session, named_group, created, outcome, pools_gen)
   local capacity = capacities()
   if not capacity_cache[3] then
@@ -463,18 +493,38 @@ local function admit(person, session, named_group, created, outcome, pools_gen)
     end
     if capacity == 0 then
       reason = 'no_licence'
-    elseif rules then
-      pool_lib().cull_expired()
-      taken, reason, group, limit, held, leaving = pool_lib().charge(rules, mine, capacity, used)
-    elseif used >= capacity then
-      reason = 'pool_full'
+    else
+      if rules then pool_lib().cull_expired() end
+      -- Once anyone waits, free slots go to the line first: the person is let in only if a slot
+      -- is left for them after the waiters ahead of them whom the free slots would serve.
+      if QUEUE_MAX > 0 and redis.call('EXISTS', K_QUEUE) == 1 then
+        queue_lib().cull()
+        reason, group, limit, held = queue_lib().walk(person, mine or {}, rules, capacity, used)
+      end
+      if reason then
+        leaving = nil
+      elseif rules then
+        taken, reason, group, limit, held, leaving = pool_lib().charge(rules, mine, capacity, used)
+      elseif used >= capacity then
+        reason = 'pool_full'
+      end
     end
     if reason then
       -- A refused session keeps nothing: the next attempt starts afresh.
       if redis.call('HDEL', K_SESSIONS, session) == 1 then settle(person, K_SESSIONS, licence) end
-      audit('denied', person, licence, session, reason, used, rules and (group or ''))
-      record('d', used)
-      if rules then pool_lib().record_denials(mine) end
+      -- A person refused for want of a slot takes (or keeps) a place in the line.
+      local position, joined = 0, false
+      if QUEUE_MAX > 0 and (reason == 'pool_full' or reason == 'group_cap') then
+        position, joined = queue_lib().join(person, mine or {})
+        if position == 0 then reason = 'queue_full' end
+      end
+      -- A waiter's poll is not a new refusal: only joining the line (or no line) is audited.
+      if position == 0 or joined then
+        audit('denied', person, licence, session, reason, used, rules and (group or ''))
+        record('d', used)
+        if rules then pool_lib().record_denials(mine) end
+        if joined then audit('queued', person, licence, session, '', used) end
+      end
       local wait = 0
       if reason ~= 'no_licence' then
         if leaving then
@@ -483,7 +533,9 @@ local function admit(person, session, named_group, created, outcome, pools_gen)
           wait = retry_after_ms(capacity, used)
         end
       end
-      return {reason, '', 0, capacity, used, wait, group or '', limit, held}
+      local estimate = -1
+      if position > 0 then estimate = queue_lib().estimate(position) end
+      return {reason, '', 0, capacity, used, wait, group or '', limit, held, position, estimate}
     end
     fresh = true
   end
@@ -500,6 +552,7 @@ local function admit(person, session, named_group, created, outcome, pools_gen)
   if outcome ~= 'renewed' then
     audit('admitted', person, licence, session, outcome, used, taken)
     record('a', used)
+    if redis.call('ZSCORE', K_QUEUE, person) then queue_lib().leave(person, 'admitted') end
   end
   return {outcome, licence, expiry, capacity, used, 0}
 end

@@ -5,11 +5,13 @@
 -- ARGV[2] person, ARGV[3] session id, ARGV[4] '1' when the gateway gave up waiting for the
 -- session's admission: its id is then also marked abandoned ('~' and the id in the ended set,
 -- a character no session id has), so that admission, should it arrive later, takes no slot.
+-- A person waiting in the line (whose session holds nothing yet) leaves it.
 -- Returns 1 if the session was live, else 0.
 cull()
 local person, session = ARGV[2], ARGV[3]
 end_marker(session)
 if ARGV[4] == '1' then end_marker('~' .. session) end
+if redis.call('ZSCORE', K_QUEUE, person) then queue_lib().leave(person, 'left') end
 local value = redis.call('HGET', K_SESSIONS, session)
 if not value then return 0 end
 redis.call('HDEL', K_SESSIONS, session)

@@ -1,7 +1,7 @@
 -- The usage numbers, counting live entries only.
 -- KEYS[1] the config hash; ARGV[1] the settings (see common.lua).
 -- Returns {named_seats, assigned, active, quarantined, concurrent_seats, in_use, peak_24h,
---          denials_24h}, then for each group that has pool rules or holds slots under them:
+--          denials_24h, queue length, longest wait in the queue (ms)}, then for each group that has pool rules or holds slots under them:
 --          name, reserved, cap (-1 for none), in_use (slots its members hold), in_reserve
 --          (charged to its reservation), in_shared (members charged to the shared part),
 --          denials_24h (of its members).
@@ -26,6 +26,9 @@ for day = today - 1, today do
 end
 local reply = {named, redis.call('SCARD', K_NAMED), redis.call('ZCOUNT', K_ACTIVE, '(' .. NOW, '+inf'),
   redis.call('ZCOUNT', K_QUARANTINE, '(' .. NOW, '+inf'), concurrent, used, peak, denials}
+local line = queue_lib().summary()
+table.insert(reply, line[1])
+table.insert(reply, line[2])
 
 local rules = pool_lib().rules() or {order = {}, capped = {}, reserve = {}, cap = {}}
 local groups, listed, counts = {}, {}, {}
