@@ -246,6 +246,10 @@ def site_settings(site: Site) -> dict[str, Any]:
         "named_seats": settings.named_seats,
         "heartbeat_interval": settings.heartbeat_interval,
         "idle_timeout": settings.idle_timeout,
+        "queue": settings.queue,
+        "queue_grace": settings.queue_grace,
+        "queue_offer": settings.queue_offer,
+        "queue_max": settings.queue_max,
     }
 
 

@@ -35,7 +35,8 @@ async def test_k_people_are_admitted_and_the_next_is_refused_with_503(
     site_factory: Any, idp: IdentityProvider
 ) -> None:
     k = 3
-    site = await site_factory(concurrent_seats=k)
+    # The plain refusal (HALO_GATE_QUEUE=off); test_e2e_queue.py has the waiting room.
+    site = await site_factory(concurrent_seats=k, queue="off")
     for index in range(k):
         response = await site.browser().login(person(idp, f"user{index}@example.com"))
         assert response.status_code == 200, response.text
@@ -69,7 +70,7 @@ async def test_k_people_are_admitted_and_the_next_is_refused_with_503(
 async def test_logout_frees_the_slot_for_the_next_person_at_once(
     site_factory: Any, idp: IdentityProvider
 ) -> None:
-    site = await site_factory(concurrent_seats=1)
+    site = await site_factory(concurrent_seats=1, queue="off")
     first = site.browser()
     assert (await first.login(person(idp, "first@example.com"))).status_code == 200
     second = site.browser()

@@ -15,7 +15,9 @@ JSON = {"accept": "application/json"}
 async def test_group_cap_refuses_with_free_slots_and_a_reservation_admits_when_shared_is_full(
     site_factory: Any, idp: IdentityProvider
 ) -> None:
+    # The plain refusal pages (HALO_GATE_QUEUE=off); test_e2e_queue.py has the waiting room.
     site = await site_factory(
+        queue="off",
         concurrent_seats=4,
         named_seats=1,
         named_users="root@example.com",
@@ -85,7 +87,7 @@ async def test_group_cap_refuses_with_free_slots_and_a_reservation_admits_when_s
 async def test_a_live_cap_change_reaches_the_gateway_at_the_next_admission(
     site_factory: Any, idp: IdentityProvider
 ) -> None:
-    site = await site_factory(concurrent_seats=5, pool_cap="finance=1")
+    site = await site_factory(concurrent_seats=5, pool_cap="finance=1", queue="off")
     assert (await site.browser().login(person(idp, "f1@example.com", "finance"))).status_code == 200
     refused = await site.browser().login(person(idp, "f2@example.com", "finance"))
     assert "Finance already uses all 1 of its slots" in refused.text
