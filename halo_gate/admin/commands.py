@@ -144,6 +144,9 @@ async def _status(ops: Operations, args: argparse.Namespace) -> int:
         f"pool         {pool['in_use']} in use of {pool['seats']}; over 24 h: peak "
         f"{pool['peak_24h']}, {pool['denials_24h']} denied"
     )
+    line = usage["queue"]
+    if line["length"]:
+        print(f"line         {line['length']} waiting, the first for {line['longest_wait']} s")
     return 0
 
 

@@ -23,7 +23,7 @@ from ..licensing import LicenceEngine
 
 RELEASE_CAUSES = ("logout", "idle", "max_age", "admin", "unassigned")
 LICENCES = ("named", "concurrent")
-DENIAL_REASONS = ("pool_full", "group_cap", "no_licence")
+DENIAL_REASONS = ("pool_full", "group_cap", "queue_full", "no_licence")
 # Decision latency buckets (seconds): a script call is well under a millisecond on a near store.
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -70,6 +70,12 @@ class Metrics:
             ("named_assigned", "Named seats assigned to a person.", usage.named_assigned),
             ("named_active", "Named people with a live session.", usage.named_active),
             ("named_quarantined", "Named seats cooling down.", usage.named_quarantined),
+            ("queue_length", "People waiting in line for a concurrent slot.", usage.queue_length),
+            (
+                "queue_longest_wait_seconds",
+                "How long the person at the head of the line has waited.",
+                usage.queue_longest_wait,
+            ),
         ):
             metrics.append(GaugeMetricFamily(f"halo_gate_{name}", text, value=value))
         for name, text, figure in (

@@ -16,6 +16,7 @@ import asyncio
 import os
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -128,7 +129,7 @@ async def test_admissions_follow_arrival_order_through_two_workers(
         assert inversions(order, expected) == 0, order
         assert order == expected
         # Nobody past the pool at any admission, by the audit stream's own count.
-        entries = await store.xrange(engine.keys.audit)
+        entries: Any = await store.xrange(engine.keys.audit)
         admitted = [fields for _, fields in entries if fields[b"event"] == b"admitted"]
         assert max(int(fields[b"in_use"]) for fields in admitted) == SLOTS
         assert (await engine.usage()).queue_length == 0

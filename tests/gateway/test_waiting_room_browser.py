@@ -35,7 +35,9 @@ async def until_admitted(browser: Browser) -> None:
 
 
 async def test_the_waiting_page_counts_down_and_lets_the_person_in(
-    site_factory: Any, idp: IdentityProvider, chromium: Chromium  # noqa: F811
+    site_factory: Any,
+    idp: IdentityProvider,
+    chromium: Chromium,  # noqa: F811
 ) -> None:
     site = await site_factory(concurrent_seats=1, queue_grace=8, queue_offer=8)
     holder = site.browser()

@@ -44,6 +44,12 @@
   }
 
   // Figures
+  function waited(seconds) {
+    if (seconds < 90) return `${seconds} s`;
+    if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+    return `${(seconds / 3600).toFixed(1)} h`;
+  }
+
   async function usage() {
     const u = await api("/usage");
     const c = u.concurrent, n = u.named;
@@ -51,6 +57,9 @@
     $("c-seats").textContent = number(c.seats);
     $("c-peak").textContent = number(c.peak_24h);
     $("c-denials").textContent = number(c.denials_24h);
+    const line = u.queue || {length: 0, longest_wait: 0};
+    $("c-queue").textContent = number(line.length);
+    $("c-queue-wait").textContent = line.length ? waited(line.longest_wait) : "–";
     $("n-assigned").textContent = number(n.assigned);
     $("n-seats").textContent = number(n.seats);
     $("n-active").textContent = number(n.active);
