@@ -13,6 +13,10 @@ Department pools are measured apart, in the same run: two installations, one wit
 and one with five groups (two reservations, three caps, every person in one of the groups),
 get the same admissions, heartbeats and probes in turn; the ratios compare them, and the memory
 figure is the difference in their keys' bytes per session.
+
+The waiting line is measured the same way (``--only queue``): an installation with
+``HALO_GATE_QUEUE=off`` against one with the line on and nobody waiting, so the ratios are what
+the line costs an admission while the pool has room.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ GOALS = {
     "pools_admit_per_s_vs_plain": 1 / 1.2,
     "pools_admit_p50_vs_plain": 1.2,
     "pools_extra_bytes_per_session": 64,
+    "queue_admit_per_s_vs_off": 0.95,
+    "queue_admit_p50_vs_off": 1.05,
 }
 LOWER_IS_BETTER = (
     "large_vs_small_p50",
@@ -49,6 +55,7 @@ LOWER_IS_BETTER = (
     "record_bytes_per_closed_session",
     "pools_admit_p50_vs_plain",
     "pools_extra_bytes_per_session",
+    "queue_admit_p50_vs_off",
 )
 GROUPS = ("service-desk", "vip", "hr", "finance", "facilities")
 POOL_RESERVE = {"service-desk": 10**6, "vip": 10**6}
@@ -255,6 +262,41 @@ async def measure_pools(
         await store.aclose()
 
 
+async def measure_queue(
+    url: str, concurrency: int, ops: int, rounds: int, samples: int
+) -> dict[str, float]:
+    """Admission with the line off against the line on with nobody waiting, in turn."""
+    store = connect(url)
+    assert isinstance(store, Redis)
+    store.connection_pool.max_connections = concurrency + 8
+    tag = uuid.uuid4().hex[:12]
+    off = LicenceEngine(store, instance=f"bench-queue-off-{tag}", queue=False)
+    on = LicenceEngine(store, instance=f"bench-queue-on-{tag}")
+    engines = (off, on)
+    try:
+        for engine in engines:
+            await engine.configure(concurrent_seats=UNLIMITED, named_seats=0)
+            await engine.admit(*holder(-1))
+        runs: dict[str, list[float]] = {}
+        for r in range(rounds):
+            pairs = list(zip(("off", "on"), engines, strict=True))
+            for name, engine in pairs if r % 2 == 0 else pairs[::-1]:
+                admitted = await rate(
+                    concurrency, ops, lambda i, e=engine: e.admit(*holder(i)), r * ops
+                )
+                runs.setdefault(f"queue_{name}_admit_per_s", []).append(admitted)
+        figures = {name: statistics.median(values) for name, values in runs.items()}
+        paired = zip(runs["queue_on_admit_per_s"], runs["queue_off_admit_per_s"], strict=True)
+        figures["queue_admit_per_s_vs_off"] = statistics.median(a / b for a, b in paired)
+        p50_off, p50_on = await admit_p50_ms(list(engines), samples)
+        figures["queue_off_admit_p50_ms"], figures["queue_on_admit_p50_ms"] = p50_off, p50_on
+        return figures
+    finally:
+        for engine in engines:
+            await drop(store, engine.keys.instance)
+        await store.aclose()
+
+
 def ratios(figures: dict[str, float]) -> dict[str, float]:
     found: dict[str, float] = {}
     if "admit_vs_ping" in figures:
@@ -270,6 +312,12 @@ def ratios(figures: dict[str, float]) -> dict[str, float]:
             pools_admit_per_s_vs_plain=figures["pools_admit_per_s_vs_plain"],
             pools_admit_p50_vs_plain=figures["pools_admit_p50_ms"] / figures["plain_admit_p50_ms"],
             pools_extra_bytes_per_session=figures["pools_extra_bytes_per_session"],
+        )
+    if "queue_on_admit_p50_ms" in figures:
+        found.update(
+            queue_admit_per_s_vs_off=figures["queue_admit_per_s_vs_off"],
+            queue_admit_p50_vs_off=figures["queue_on_admit_p50_ms"]
+            / figures["queue_off_admit_p50_ms"],
         )
     return found
 
@@ -299,11 +347,19 @@ def main() -> None:
         "--pools-people", type=int, default=20_000, help="live holders per pools memory figure"
     )
     parser.add_argument(
-        "--only", choices=("engine", "pools"), help="measure only the engine or only the pools"
+        "--only",
+        choices=("engine", "pools", "queue"),
+        help="measure only the engine, the pools or the waiting line",
     )
     options = parser.parse_args()
     figures: dict[str, float] = {}
-    if options.only != "pools":
+    if options.only == "queue":
+        figures |= asyncio.run(
+            measure_queue(
+                options.url, options.concurrency, options.ops, options.rounds, options.samples
+            )
+        )
+    if options.only in (None, "engine"):
         figures |= asyncio.run(
             measure(
                 options.url,
@@ -314,7 +370,7 @@ def main() -> None:
                 options.samples,
             )
         )
-    if options.only != "engine":
+    if options.only in (None, "pools"):
         figures |= asyncio.run(
             measure_pools(
                 options.url,

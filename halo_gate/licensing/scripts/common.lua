@@ -3,7 +3,8 @@
 -- KEYS[1] is the one declared key: the person's sessions hash, or the config hash when the
 -- decision concerns no person. It routes the call to the installation's cluster slot; every
 -- other key shares its {hash tag}, so the script may name them from the prefix:
---   config      HASH  concurrent, named (capacities), env_concurrent, env_named; reserve, cap
+--   config      HASH  concurrent, named (capacities), env_concurrent, env_named; queue_len
+--                     (the waiting line's length, kept by queue.lua); reserve, cap
 --                     (pool rules, "group=N,..."), env_reserve, env_cap, pools_gen (the rules'
 --                     generation: '0' while there are none, else a number never used before,
 --                     so a worker knows its list of groups is stale), pools_count
@@ -55,12 +56,12 @@ end
 local capacity_cache, rules_cache = nil, nil
 -- (concurrent slots, named seats), read once per call; scripts that change them call forget().
 -- capacity_cache[3] says whether the installation has settings at all, [4] is the pool rules'
--- generation ('0': no rules), read in the same call.
+-- generation ('0': no rules), [5] how many wait in line (see queue.lua), read in the same call.
 local function capacities()
   if not capacity_cache then
-    local c = redis.call('HMGET', K_CONFIG, 'concurrent', 'named', 'pools_gen')
+    local c = redis.call('HMGET', K_CONFIG, 'concurrent', 'named', 'pools_gen', 'queue_len')
     capacity_cache = {tonumber(c[1]) or 0, tonumber(c[2]) or 0, (c[1] or c[2]) ~= false,
-      c[3] or '0'}
+      c[3] or '0', tonumber(c[4]) or 0}
   end
   return capacity_cache[1], capacity_cache[2]
 end
@@ -72,7 +73,6 @@ end
 -- The department pools' and the waiting line's functions, made on demand (see below and
 -- queue.lua).
 local pool_lib, queue_lib
-local K_QUEUE = PREFIX .. 'queue'
 
 local function in_use()
   return redis.call('ZCOUNT', K_POOL, '(' .. NOW, '+inf')
@@ -135,15 +135,6 @@ local function closed(person, licence, value, ended, reason)
   redis.call('HINCRBY', PREFIX .. 'counters', 'released:' .. reason, 1)
 end
 
--- A pool slot has freed (its holder's last session ended or expired): counted per minute as
--- fM in the day's history, for the waiting line's estimate.
-local function freed()
-  local minute = math.floor(NOW / 60000)
-  local key = PREFIX .. 'history:' .. math.floor(minute / 1440)
-  redis.call('HINCRBY', key, 'f' .. minute, 1)
-  redis.call('EXPIRE', key, HISTORY_TTL)
-end
-
 local function end_marker(session)
   redis.call('ZADD', K_ENDED, NOW + math.max(IDLE, MAX_AGE), session)
 end
@@ -195,9 +186,9 @@ local function settle(person, skey, licence, fresh)
     redis.call('HDEL', skey, CHARGE)
     pool_lib().count(charge, -1)
   end
-  if redis.call('ZREM', other, person) == 1 and other == K_POOL then freed() end
+  if redis.call('ZREM', other, person) == 1 and other == K_POOL then queue_lib().freed() end
   if latest == 0 then
-    if redis.call('ZREM', zset, person) == 1 and zset == K_POOL then freed() end
+    if redis.call('ZREM', zset, person) == 1 and zset == K_POOL then queue_lib().freed() end
   else
     redis.call('ZADD', zset, latest, person)
   end
@@ -223,7 +214,7 @@ local function cull_people(zset, licence)
     local all = redis.call('HGETALL', skey)
     redis.call('DEL', skey)
     redis.call('ZREM', zset, person)
-    if zset == K_POOL then freed() end
+    if zset == K_POOL then queue_lib().freed() end
     for i = 1, #all, 2 do
       if all[i] == CHARGE then
         pool_lib().count(all[i + 1], -1)
@@ -478,6 +469,9 @@ local function admit(person, session, named_group, created, outcome, pools_gen)
     take_seat(person, 'group')
     licence = 'named'
   end
+  -- Whether anyone waits in line: read with the capacities, so a decision with nobody waiting
+  -- makes no call for the line.
+  local line = QUEUE_MAX > 0 and capacity_cache[5] > 0
   local taken, mine, fresh = nil, nil, false
   if licence == 'concurrent' and (tonumber(redis.call('ZSCORE', K_POOL, person)) or 0) <= NOW then
     -- The person holds no live slot, so dropping their stale sessions below leaves this count.
@@ -497,7 +491,7 @@ local function admit(person, session, named_group, created, outcome, pools_gen)
       if rules then pool_lib().cull_expired() end
       -- Once anyone waits, free slots go to the line first: the person is let in only if a slot
       -- is left for them after the waiters ahead of them whom the free slots would serve.
-      if QUEUE_MAX > 0 and redis.call('EXISTS', K_QUEUE) == 1 then
+      if line then
         queue_lib().cull()
         reason, group, limit, held = queue_lib().walk(person, mine or {}, rules, capacity, used)
       end
@@ -552,7 +546,8 @@ local function admit(person, session, named_group, created, outcome, pools_gen)
   if outcome ~= 'renewed' then
     audit('admitted', person, licence, session, outcome, used, taken)
     record('a', used)
-    if redis.call('ZSCORE', K_QUEUE, person) then queue_lib().leave(person, 'admitted') end
+    -- Whoever is let in leaves the line (a waiter given a named seat too).
+    if line then queue_lib().leave(person, 'admitted') end
   end
   return {outcome, licence, expiry, capacity, used, 0}
 end

@@ -12,21 +12,38 @@
 -- Nothing sweeps it: each admission that meets the line drops, boundedly, the waiters whose
 -- place or offer has ended, on Redis's clock.
 
-local K_WAITING, K_OFFERS = PREFIX .. 'waiting', PREFIX .. 'offers'
-local K_WAITERS, K_QUEUE_SEQ = PREFIX .. 'waiters', PREFIX .. 'queue_seq'
--- The most waiters one admission looks at: past them, the person asking waits.
-local WALK_LIMIT = 1024
--- The window (minutes) of freed slots the estimated wait is drawn from.
-local RATE_WINDOW = 15
 local queue_lib_cache = nil
 
 queue_lib = function()
   if queue_lib_cache then return queue_lib_cache end
   local Q = {}
+  local K_QUEUE, K_WAITING = PREFIX .. 'queue', PREFIX .. 'waiting'
+  local K_OFFERS = PREFIX .. 'offers'
+  local K_WAITERS, K_QUEUE_SEQ = PREFIX .. 'waiters', PREFIX .. 'queue_seq'
+  -- The most waiters one admission looks at: past them, the person asking waits.
+  local WALK_LIMIT = 1024
+  -- The window (minutes) of freed slots the estimated wait is drawn from.
+  local RATE_WINDOW = 15
+
+  -- The line's length, copied into the config hash, where every admission reads it with the
+  -- capacities (set, not counted up and down, so it always ends equal to the line's).
+  local function counted()
+    redis.call('HSET', K_CONFIG, 'queue_len', redis.call('ZCARD', K_QUEUE))
+  end
+
+  -- A pool slot has freed (its holder's last session ended or expired): counted per minute as
+  -- fM in the day's history, for the estimated wait.
+  function Q.freed()
+    local minute = math.floor(NOW / 60000)
+    local key = PREFIX .. 'history:' .. math.floor(minute / 1440)
+    redis.call('HINCRBY', key, 'f' .. minute, 1)
+    redis.call('EXPIRE', key, HISTORY_TTL)
+  end
 
   -- Takes the person out of the line, auditing why; false if they were not in it.
   function Q.leave(person, reason)
     if redis.call('ZREM', K_QUEUE, person) == 0 then return false end
+    counted()
     redis.call('ZREM', K_WAITING, person)
     redis.call('ZREM', K_OFFERS, person)
     redis.call('HDEL', K_WAITERS, person)
@@ -116,6 +133,7 @@ queue_lib = function()
     redis.call('ZADD', K_QUEUE, redis.call('INCR', K_QUEUE_SEQ), person)
     redis.call('ZADD', K_WAITING, NOW + GRACE, person)
     redis.call('HSET', K_WAITERS, person, NOW .. listed)
+    counted()
     return redis.call('ZCARD', K_QUEUE), true
   end
 

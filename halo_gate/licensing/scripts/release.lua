@@ -11,7 +11,7 @@ cull()
 local person, session = ARGV[2], ARGV[3]
 end_marker(session)
 if ARGV[4] == '1' then end_marker('~' .. session) end
-if redis.call('ZSCORE', K_QUEUE, person) then queue_lib().leave(person, 'left') end
+queue_lib().leave(person, 'left')
 local value = redis.call('HGET', K_SESSIONS, session)
 if not value then return 0 end
 redis.call('HDEL', K_SESSIONS, session)
