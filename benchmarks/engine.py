@@ -273,6 +273,10 @@ async def measure_queue(
     off = LicenceEngine(store, instance=f"bench-queue-off-{tag}", queue=False)
     on = LicenceEngine(store, instance=f"bench-queue-on-{tag}")
     engines = (off, on)
+
+    def admitting(engine: LicenceEngine) -> Callable[[int], Awaitable[object]]:
+        return lambda i: engine.admit(*holder(i))
+
     try:
         for engine in engines:
             await engine.configure(concurrent_seats=UNLIMITED, named_seats=0)
@@ -281,9 +285,7 @@ async def measure_queue(
         for r in range(rounds):
             pairs = list(zip(("off", "on"), engines, strict=True))
             for name, engine in pairs if r % 2 == 0 else pairs[::-1]:
-                admitted = await rate(
-                    concurrency, ops, lambda i, e=engine: e.admit(*holder(i)), r * ops
-                )
+                admitted = await rate(concurrency, ops, admitting(engine), r * ops)
                 runs.setdefault(f"queue_{name}_admit_per_s", []).append(admitted)
         figures = {name: statistics.median(values) for name, values in runs.items()}
         paired = zip(runs["queue_on_admit_per_s"], runs["queue_off_admit_per_s"], strict=True)
