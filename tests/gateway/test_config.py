@@ -57,6 +57,16 @@ def test_keyword_arguments_override_the_environment() -> None:
             "HALO_GATE_COOKIE_SECURE has value 'maybe'. Not a valid bool (true or false).",
         ),
         (
+            "HALO_GATE_QUEUE",
+            "sometimes",
+            "HALO_GATE_QUEUE has value 'sometimes'. Not one of 'on' or 'off'.",
+        ),
+        (
+            "HALO_GATE_QUEUE_GRACE",
+            "0",
+            "HALO_GATE_QUEUE_GRACE has value '0'. Must be a positive integer.",
+        ),
+        (
             "HALO_GATE_ON_STORE_ERROR",
             "ignore",
             "HALO_GATE_ON_STORE_ERROR has value 'ignore'. Not one of 'deny' or 'allow'.",

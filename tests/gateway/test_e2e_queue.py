@@ -10,6 +10,8 @@ from html import unescape
 from typing import Any
 from urllib.parse import urljoin
 
+from starlette.types import Message
+
 from halo_gate import HaloGate
 from halo_gate.demo import IdentityProvider
 
@@ -127,3 +129,51 @@ async def test_past_the_longest_line_the_sign_in_says_queue_full(
     assert refused.status_code == 503
     assert refused.json()["error"] == "queue_full"
     assert late.session_cookie is None
+
+
+async def test_a_waiters_websocket_is_closed_with_try_again_later(
+    site_factory: Any, idp: IdentityProvider
+) -> None:
+    site = await site_factory(concurrent_seats=1, **QUICK)
+    await site.browser().login(person(idp, "holder@example.com"))
+    waiter = site.browser()
+    assert (await waiter.login(person(idp, "waiter@example.com"))).status_code == 503
+    # Called as ASGI directly: uvicorn turns any close before accept into an HTTP 403.
+    gate = HaloGate(make_app(), **site_settings(site))
+    gate.engine.clock_offset = site.gate.engine.clock_offset
+    cookie = f"halo_session={waiter.session_cookie}".encode()
+    scope = {
+        "type": "websocket",
+        "path": "/ws",
+        "raw_path": b"/ws",
+        "query_string": b"",
+        "headers": [(b"host", b"127.0.0.1"), (b"cookie", cookie)],
+        "scheme": "ws",
+        "server": ("127.0.0.1", 80),
+        "client": ("127.0.0.1", 5000),
+        "subprotocols": [],
+    }
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "websocket.connect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    try:
+        await gate(scope, receive, send)
+    finally:
+        await gate.aclose()
+    assert sent == [{"type": "websocket.close", "code": 1013}]
+
+
+async def test_the_queue_settings_reach_the_page_and_off_keeps_the_plain_refusal(
+    site_factory: Any, idp: IdentityProvider
+) -> None:
+    site = await site_factory(concurrent_seats=1, queue="off")
+    await site.browser().login(person(idp, "holder@example.com"))
+    refused = await site.browser().login(person(idp, "late@example.com"), "/", **JSON)
+    assert refused.status_code == 503
+    assert "position" not in refused.json()
+    assert (await site.engine.usage()).queue_length == 0
