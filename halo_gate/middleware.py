@@ -338,15 +338,20 @@ class HaloGate:
                 return Gate("login", cookie="", decision=seen.refusal)
             # Passive paths renew nothing, so they repeat the last refusal. A cookie renewed
             # since (a waiter let in by another worker) is not held to it.
-            if session.heartbeat < seen.at and (passive or now - seen.at < self.refusal_hold):
+            fresh = now - seen.at < self.refusal_hold
+            if session.heartbeat < int(seen.at) and (passive or fresh):
                 return self._refused(seen.refusal, seen.at, now, session)
         if not self.breaker.allow():
             return self._store_down(session, StoreUnavailable("circuit open"))
         # A waiter's cookie (heartbeat 0) holds no slot to check: every request of theirs asks.
         if passive and session.heartbeat:
             return await self._check_live(session, seen, now)
-        # Marked before the round trip, so this session's concurrent requests do not repeat it.
-        self.memory.put(session.session_id, Seen(now))
+        # Marked before the round trip, so this session's concurrent requests do not repeat it;
+        # a waiter's (whose cookie holds no slot) stay refused meanwhile.
+        if session.heartbeat:
+            self.memory.put(session.session_id, Seen(now))
+        elif seen is not None and seen.refusal is not None:
+            self.memory.put(session.session_id, Seen(now, seen.refusal))
         try:
             async with asyncio.timeout(self.store_timeout):
                 await self.ensure_configured()
@@ -363,6 +368,8 @@ class HaloGate:
         self.breaker.succeeded()
         if decision.admitted:
             renewed = session.renewed(now, decision.licence)
+            if not session.heartbeat:
+                self.memory.put(session.session_id, Seen(now))  # a waiter let in
             return Gate("pass", renewed, cookie=self.codec.encode(renewed))
         self.memory.put(session.session_id, Seen(now, decision))
         if decision.outcome == "ended":
