@@ -229,8 +229,9 @@ window for each person, since one browser holds one session.
                   even while the pool is full. Alice is also the administrator
                   (the console at /_halo/admin).
   A full pool:    bob@example.com and carol@example.com take the {DEMO_CONCURRENT_SEATS} concurrent
-                  slots; dave@example.com then gets "all licences in use" (503).
-  A slot back:    log Bob out (/_halo/logout); Dave's retry then lets him in.
+                  slots; dave@example.com then waits in line (503: his place and
+                  an estimated wait).
+  A slot back:    log Bob out (/_halo/logout); Dave's waiting page then lets him in.
                   Or close Bob's window: idle, his slot frees within {DEMO_IDLE_TIMEOUT} s.
 """
 

@@ -23,6 +23,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
 from . import pages
+from .licensing import Decision
 from .middleware import HaloGate
 
 AUTH_REQUEST = "halo_gate.auth_request"
@@ -163,7 +164,29 @@ class ForwardAuth:
                 f'<title>Sign in</title><p><a href="{login}">Sign in</a></p>',
                 401,
             )
-        if reply.get("error") in ("pool_full", "group_cap", "queue_full"):
+        session = self.gate.codec.decode(self.gate.read_cookie(scope))
+        if reply.get("position") and session is not None:
+            # A place in line: the waiting page, polling the original address.
+            response = pages.waiting(
+                html,
+                Decision(
+                    outcome=reply["error"],
+                    licence=None,
+                    expires_at=0,
+                    capacity=int(reply.get("capacity", 0)),
+                    in_use=int(reply.get("in_use", 0)),
+                    retry_after=int(reply.get("retry_after", 1)),
+                    group=reply.get("group"),
+                    position=int(reply["position"]),
+                    estimated_wait=reply.get("estimated_wait"),
+                ),
+                poll=self.gate.settings.queue_poll,
+                retry_url=target,
+                leave_url=self.gate.logout_path,
+                csrf_token=self.gate.routes.csrf_token(session),
+                now=self.gate.clock(),
+            )
+        elif reply.get("error") in ("pool_full", "group_cap", "queue_full"):
             capped = reply["error"] == "group_cap"
             response = pages.pool_full(
                 html,

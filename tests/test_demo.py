@@ -244,9 +244,12 @@ def test_demo_command_serves_the_scenario_it_prints() -> None:
         assert usage["concurrent"]["in_use"] == 2
         assert usage["named"]["active"] == 1
 
-        dave, refused = sign_in_to_demo(base, "dave@example.com")
+        # The pool is full: Dave is signed in as a waiter, sent on, and waits in line there.
+        dave, waiting = sign_in_to_demo(base, "dave@example.com")
+        assert waiting.status_code == 302
+        refused = dave.get("/api/whoami")
         assert refused.status_code == 503
-        assert refused.json()["capacity"] == 2
+        assert (refused.json()["capacity"], refused.json()["position"]) == (2, 1)
         dave.close()
 
         log_out(browsers["bob@example.com"])

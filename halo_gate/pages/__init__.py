@@ -166,7 +166,7 @@ def waiting(
         503,
         title="You are in line for a licence",
         decision=decision,
-        group=decision.group,
+        group=decision.group and decision.group[:1].upper() + decision.group[1:],
         estimate=_wait_text(decision.estimated_wait),
         checked_at=checked.strftime("%H:%M:%S UTC"),
         checked_at_iso=checked.isoformat(timespec="seconds"),

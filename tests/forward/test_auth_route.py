@@ -138,8 +138,8 @@ async def test_refusals_carry_the_page_for_proxies_that_show_the_answer(make: Ma
     full = await auth(app, stale, accept="text/html")
     assert full.status_code == 403
     assert full.headers["x-halo-reason"] == "pool_full"
-    assert "All 1 concurrent licences are in use" in full.text
-    assert 'url=/app/page"' in full.text  # it retries the original page
+    assert "The one concurrent licence is in use" in full.text  # a place in line
+    assert 'url=/app/page"' in full.text  # it polls the original page
 
 
 async def test_a_full_group_cap_is_403_with_its_reason_and_the_page(make: Make) -> None:
@@ -152,5 +152,7 @@ async def test_a_full_group_cap_is_403_with_its_reason_and_the_page(make: Make) 
     page = await auth(app, stale, accept="text/html")
     assert page.status_code == 403
     assert page.headers["x-halo-reason"] == "group_cap"
-    assert "Finance already uses all 1 of its slots" in page.text
+    # Waiting in line for one of Finance's slots (see the README's "Waiting room").
+    assert "All of Finance's licences are in use" in page.text
+    assert 'data-testid="position">1<' in page.text
     assert int(page.headers["retry-after"]) > 0

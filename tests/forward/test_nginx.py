@@ -165,9 +165,11 @@ async def test_sign_in_admission_pool_full_logout_and_the_freed_slot(
     forged = await ann.get("/x", headers={"X-Halo-User": "boss@example.com"})
     assert forged.json()["user"] == "ann@example.com"
 
+    # Bob is signed in but waits in line (see the README's "Waiting room").
     refused = await bob.login(person(idp, "bob@example.com"))
     assert refused.status_code == 503
-    assert "All 1 concurrent licences are in use" in refused.text
+    assert "The one concurrent licence is in use" in refused.text
+    assert 'data-testid="position">1<' in refused.text
     assert int(refused.headers["retry-after"]) > 0
     assert 'http-equiv="refresh"' in refused.text
     api = await site.browser(accept="application/json").get("/api/items")
@@ -185,7 +187,7 @@ async def test_sign_in_admission_pool_full_logout_and_the_freed_slot(
     assert (await site.engine.usage()).in_use == 0
     assert (await ann.get("/x")).status_code == 302  # back to sign-in
 
-    admitted = await bob.login("bob@example.com")
+    admitted = await bob.get("/")  # his place comes first: no new sign-in
     assert admitted.status_code == 200
     assert admitted.json()["user"] == "bob@example.com"
 
@@ -205,7 +207,7 @@ async def test_a_refused_heartbeat_gets_the_real_pool_full_page_through_nginx(
     page = await carol.get("/reports")
     assert page.status_code == 503
     assert page.headers["content-type"].startswith("text/html")
-    assert "All 1 concurrent licences are in use" in page.text
+    assert "The one concurrent licence is in use" in page.text  # she waits in line
     assert int(page.headers["retry-after"]) > 0
     api = await carol.get("/reports", headers={"accept": "application/json"})
     assert api.status_code == 503
