@@ -10,8 +10,12 @@
 cull()
 local person, session = ARGV[2], ARGV[3]
 end_marker(session)
-if ARGV[4] == '1' then end_marker('~' .. session) end
-queue_lib().leave(person, 'left')
+if ARGV[4] == '1' then
+  end_marker('~' .. session)
+else
+  -- Signing out leaves the line (an abandoned sign-in's id does not take a place away).
+  queue_lib().leave(person, 'left')
+end
 local value = redis.call('HGET', K_SESSIONS, session)
 if not value then return 0 end
 redis.call('HDEL', K_SESSIONS, session)
