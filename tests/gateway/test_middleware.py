@@ -128,7 +128,8 @@ async def test_pool_full_at_a_heartbeat_is_503_with_retry_after(make: Make) -> N
     assert api.json()["capacity"] == 1
     assert int(api.headers["retry-after"]) == api.json()["retry_after"] > 0
     assert page.status_code == 503
-    assert "All 1 concurrent licences are in use" in page.text
+    assert "The one concurrent licence is in use" in page.text  # waiting in line
+    assert api.json()["position"] == 1
 
 
 async def test_a_lost_slot_is_readmitted_silently_when_one_is_free(make: Make) -> None:
