@@ -16,5 +16,6 @@ def test_every_setting_is_in_the_readme_table() -> None:
     for item in dataclasses.fields(Settings):
         assert f"| `HALO_GATE_{item.name.upper()}` |" in section, item.name
         default = item.default
-        if isinstance(default, int | str) and not isinstance(default, bool):
+        # An empty default marks a setting required in some modes; the table says which.
+        if isinstance(default, int | str) and not isinstance(default, bool) and default != "":
             assert f"| `HALO_GATE_{item.name.upper()}` | `{default}` |" in section, item.name
