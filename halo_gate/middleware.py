@@ -10,27 +10,26 @@ import logging
 import time
 from dataclasses import replace
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import HTTPConnection
-from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import identity as identity_sources
-from . import pages, startup
+from . import startup
 from .abandoned import AbandonedSessions
 from .admin.ended import EndedListener
+from .answers import Answers
 from .breaker import CircuitBreaker, fault_counters
 from .config import Settings
-from .cookies import CookieReader
+from .cookies import CookieReader, CookieWriter
 from .identity.flow import RequestIdentity
-from .identity.flow import refusal as identity_refusal
 from .licensing import Decision, LicenceEngine, StoreUnavailable, connect
 from .oidc import OIDCClient
-from .paths import PathPrefixes, request_target
+from .paths import PathPrefixes
 from .routes import OwnRoutes
 from .session import HeartbeatMemory, Seen, Session, SessionCodec
 from .verdict import ENDED, STORE_ERRORS, Gate, LicensedUser
@@ -91,6 +90,8 @@ class HaloGate:
             self.refusal_hold = min(self.refusal_hold, settings.queue_poll)
         self.cookies = CookieReader(settings.cookie_name)
         self.read_cookie = self.cookies.read
+        self.cookie_writer = CookieWriter(settings)
+        self.set_cookie = self.cookie_writer.set
         # Requests let through unverified while the store was down (ON_STORE_ERROR=allow).
         self.unverified_requests = 0
         # A store that stops answering (rather than refusing connections) counts as down after
@@ -114,6 +115,7 @@ class HaloGate:
         # prefix, off every other request.
         self.transaction_path = "/" if settings.cookie_name.startswith("__Host-") else prefix
         self.routes = OwnRoutes(self)
+        self.answers = Answers(self)
         self.routes.admin.metrics.worker_counters.update(
             fault_counters(self.breaker, self.abandoned)
         )
@@ -194,7 +196,7 @@ class HaloGate:
                 session = gate.session if gate.verdict == "pass" else None
                 verified = gate.verified
                 if gate.cookie is not None:
-                    send = self._with_cookie(send, gate.cookie)
+                    send = self.cookie_writer.wrap(send, gate.cookie)
             self._hand_on(scope, session, verified=verified)
             await self.app(scope, receive, send)
             return
@@ -211,7 +213,7 @@ class HaloGate:
             assert gate.session is not None
             self._hand_on(scope, gate.session, verified=gate.verified)
             if gate.cookie is not None:
-                send = self._with_cookie(send, gate.cookie)
+                send = self.cookie_writer.wrap(send, gate.cookie)
             await self.app(scope, receive, send)
         elif gate.verdict == "anonymous":
             await self.app(scope, receive, send)
@@ -220,7 +222,7 @@ class HaloGate:
             code = WS_POLICY_VIOLATION if refused else WS_TRY_AGAIN_LATER
             await send({"type": "websocket.close", "code": code})
         else:
-            response = self.refusal(HTTPConnection(scope), gate)
+            response = self.answers.refusal(HTTPConnection(scope), gate)
             if gate.cookie is not None:
                 self.set_cookie(response, gate.cookie)
             await response(scope, receive, send)
@@ -441,92 +443,3 @@ class HaloGate:
         )
         scopes = ["authenticated", f"licence:{session.licence}"]
         scope["auth"] = AuthCredentials(scopes if verified else [*scopes, "unverified"])
-
-    # Responses
-
-    def refusal(self, conn: HTTPConnection, gate: Gate) -> Response:
-        if gate.verdict in ("unidentified", "bad_identity"):
-            return identity_refusal(conn, gate)
-        html = pages.wants_html(conn.headers)
-        if gate.verdict == "login":
-            navigation = pages.is_navigation(conn.scope["method"], conn.headers)
-            if navigation and gate.decision and gate.decision.reason in ("admin", "unassigned"):
-                return pages.ended_by_admin(self.login_url(conn))
-            return pages.login_required(navigation, self.login_url(conn))
-        if gate.verdict == "store_down":
-            return pages.store_unavailable(html, retry_url=self._retry_url(conn))
-        decision = gate.decision
-        assert decision is not None
-        if gate.verdict == "pool_full" and decision.position and gate.session is not None:
-            return pages.waiting(
-                html,
-                decision,
-                poll=self.settings.queue_poll,
-                retry_url=self._retry_url(conn),
-                leave_url=self.logout_path,
-                csrf_token=self.routes.csrf_token(gate.session),
-                now=self.clock(),
-            )
-        if gate.verdict == "pool_full":
-            return pages.pool_full(
-                html,
-                capacity=decision.capacity,
-                in_use=decision.in_use,
-                retry_after=decision.retry_after,
-                retry_url=self._retry_url(conn),
-                logout_url=self.logout_path,
-                now=self.clock(),
-                **pages.refusal_details(decision),
-            )
-        return pages.no_licence(
-            html,
-            "You have no named licence and no concurrent licence is available to you.",
-            self.logout_path,
-        )
-
-    @staticmethod
-    def _retry_url(conn: HTTPConnection) -> str:
-        return request_target(conn.scope["path"], conn.scope.get("query_string", b""))
-
-    def login_url(self, conn: HTTPConnection) -> str:
-        target = conn.scope["path"]
-        if conn.scope.get("query_string"):
-            target += "?" + conn.scope["query_string"].decode("latin-1")
-        return f"{self.login_path}?next={quote(target, safe='')}"
-
-    def _cookie_header(self, value: str) -> str:
-        response = Response()
-        self.set_cookie(response, value)
-        return response.headers["set-cookie"]
-
-    def set_cookie(self, response: Response, value: str) -> None:
-        settings = self.settings
-        if value:
-            response.set_cookie(
-                settings.cookie_name,
-                value,
-                max_age=settings.session_max_age,
-                path="/",
-                secure=settings.cookie_secure,
-                httponly=True,
-                samesite="lax",
-            )
-        else:
-            response.delete_cookie(
-                settings.cookie_name,
-                path="/",
-                secure=settings.cookie_secure,
-                httponly=True,
-                samesite="lax",
-            )
-
-    def _with_cookie(self, send: Send, value: str) -> Send:
-        header = self._cookie_header(value)
-
-        async def send_with_cookie(message: Message) -> None:
-            if message["type"] in ("http.response.start", "websocket.accept"):
-                message.setdefault("headers", [])
-                MutableHeaders(scope=message).append("set-cookie", header)
-            await send(message)
-
-        return send_with_cookie

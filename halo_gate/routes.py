@@ -109,7 +109,7 @@ class OwnRoutes:
         gate = Gate("login") if session is None else await self.gate.check(session)
         if gate.verdict == "pass" and gate.session is not None:
             return gate.session
-        response = self.gate.refusal(request, gate)
+        response = self.gate.answers.refusal(request, gate)
         if gate.cookie is not None:
             self.gate.set_cookie(response, gate.cookie)
         return response
@@ -327,7 +327,7 @@ class OwnRoutes:
         """Hands an administrators' path to ``halo_gate.admin`` with who is asking: a bearer
         token is judged there; a session cookie is checked here like any own route's."""
         navigation = pages.is_navigation(request.method, request.headers)
-        login_url = self.gate.login_url(request)
+        login_url = self.gate.answers.login_url(request)
         caller = admin.Caller(None, False, "", login_url, navigation)
         if admin.bearer(request.headers) is None:
             session = await self._signed_in(request)
