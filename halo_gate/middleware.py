@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,19 +25,17 @@ from .answers import Answers
 from .breaker import CircuitBreaker, fault_counters
 from .config import Settings
 from .cookies import CookieReader, CookieWriter
+from .decision import Decider
 from .identity.flow import RequestIdentity
-from .licensing import Decision, LicenceEngine, StoreUnavailable, connect
+from .licensing import Decision, LicenceEngine, connect
 from .oidc import OIDCClient
 from .paths import PathPrefixes
 from .routes import OwnRoutes
 from .session import HeartbeatMemory, Seen, Session, SessionCodec
-from .verdict import ENDED, STORE_ERRORS, Gate, LicensedUser
+from .verdict import STORE_ERRORS, Gate, LicensedUser
 
 logger = logging.getLogger("halo_gate")
 
-# A refused heartbeat is remembered this long (at most one interval), so a client hammering
-# with a refused cookie costs one store call per hold, and a freed slot is found soon.
-REFUSAL_HOLD = 5.0
 STORE_TIMEOUT = 5.0
 # The scope key that marks a request whose Host passed HALO_GATE_ALLOWED_HOSTS.
 HOST_CHECKED = "halo_gate.host_checked"
@@ -84,10 +81,6 @@ class HaloGate:
         )
         self.oidc = OIDCClient(settings)
         self.memory = HeartbeatMemory()
-        # How long a refusal is answered from memory: a waiter's poll must reach the store.
-        self.refusal_hold = min(REFUSAL_HOLD, settings.heartbeat_interval)
-        if settings.queue:
-            self.refusal_hold = min(self.refusal_hold, settings.queue_poll)
         self.cookies = CookieReader(settings.cookie_name)
         self.read_cookie = self.cookies.read
         self.cookie_writer = CookieWriter(settings)
@@ -100,6 +93,7 @@ class HaloGate:
         # After a store failure, answer without the store for a few seconds (see breaker.py).
         self.breaker = CircuitBreaker(probe_timeout=STORE_TIMEOUT)
         self.abandoned = AbandonedSessions(self.engine)
+        self.decider = Decider(self)
         self._configured = False
         self._configure_lock = asyncio.Lock()
         self._named_groups = frozenset(settings.named_groups)
@@ -206,7 +200,8 @@ class HaloGate:
             self._hand_on(scope, session)
             await self.app(scope, receive, send)
             return
-        await self._answer(await self._decide(session, passive=passive), scope, receive, send)
+        gate = await self.decider.decide(session, passive=passive)
+        await self._answer(gate, scope, receive, send)
 
     async def _answer(self, gate: Gate, scope: Scope, receive: Receive, send: Send) -> None:
         if gate.verdict == "pass":
@@ -327,93 +322,7 @@ class HaloGate:
         heartbeat interval whether the session was ended elsewhere."""
         if self._between_heartbeats(session, passive=True):
             return Gate("pass", session)
-        return await self._decide(session, passive=True)
-
-    async def _decide(self, session: Session | None, *, passive: bool) -> Gate:
-        """The decision when the cookie alone does not let the request through."""
-        if session is None:
-            return Gate("login")
-        seen = self.memory.get(session.session_id)
-        now = self.clock()
-        if seen is not None and seen.refusal is not None:
-            if seen.refusal.outcome == "ended":
-                return Gate("login", cookie="", decision=seen.refusal)
-            # Passive paths renew nothing, so they repeat the last refusal. A cookie renewed
-            # since (a waiter let in by another worker) is not held to it.
-            fresh = now - seen.at < self.refusal_hold
-            if session.heartbeat < int(seen.at) and (passive or fresh):
-                return self._refused(seen.refusal, seen.at, now, session)
-        if not self.breaker.allow():
-            return self._store_down(session, StoreUnavailable("circuit open"))
-        # A waiter's cookie (heartbeat 0) holds no slot to check: every request of theirs asks.
-        if passive and session.heartbeat:
-            return await self._check_live(session, seen, now)
-        # Marked before the round trip, so this session's concurrent requests do not repeat it;
-        # a waiter's (whose cookie holds no slot) stay refused meanwhile.
-        if session.heartbeat:
-            self.memory.put(session.session_id, Seen(now))
-        elif seen is not None and seen.refusal is not None:
-            self.memory.put(session.session_id, Seen(now, seen.refusal))
-        try:
-            async with asyncio.timeout(self.store_timeout):
-                await self.ensure_configured()
-                decision = await self.engine.heartbeat(
-                    session.person,
-                    session.session_id,
-                    named_group=self.in_named_group(session.groups),
-                    groups=session.groups,
-                )
-        except STORE_ERRORS as error:
-            self.breaker.failed()
-            self.memory.put(session.session_id, seen)
-            return self._store_down(session, error)
-        self.breaker.succeeded()
-        if decision.admitted:
-            renewed = session.renewed(now, decision.licence)
-            if not session.heartbeat:
-                self.memory.put(session.session_id, Seen(now))  # a waiter let in
-            return Gate("pass", renewed, cookie=self.codec.encode(renewed))
-        self.memory.put(session.session_id, Seen(now, decision))
-        if decision.outcome == "ended":
-            return Gate("login", cookie="")
-        return self._refused(decision, now, now, session)
-
-    async def _check_live(self, session: Session, seen: Seen | None, now: float) -> Gate:
-        # A session that is merely lost (expired, or the store restarted) is let through
-        # without renewal: the next ordinary request re-admits it or refuses it.
-        self.memory.put(session.session_id, Seen(seen.at if seen else 0.0, checked=now))
-        try:
-            async with asyncio.timeout(self.store_timeout):
-                liveness = await self.engine.check(session.person, session.session_id)
-        except STORE_ERRORS as error:
-            self.breaker.failed()
-            self.memory.put(session.session_id, seen)
-            return self._store_down(session, error)
-        self.breaker.succeeded()
-        if liveness == "ended":
-            self.memory.put(session.session_id, Seen(now, ENDED))
-            return Gate("login", cookie="")
-        return Gate("pass", session)
-
-    def _refused(self, decision: Decision, at: float, now: float, session: Session) -> Gate:
-        if decision.outcome in ("pool_full", "group_cap", "queue_full"):
-            # The remembered answer's wait shrinks as time passes.
-            retry_after = max(1, decision.retry_after - int(now - at))
-            refused = replace(decision, retry_after=retry_after)
-            return Gate("pool_full", session, decision=refused)
-        return Gate("no_licence", decision=decision)
-
-    def _store_down(self, session: Session, error: BaseException) -> Gate:
-        if self.settings.on_store_error == "allow":
-            self.unverified_requests += 1
-            logger.warning(
-                "licence store unavailable (%s); letting session %s… through unverified",
-                type(error).__name__,
-                session.session_id[:6],
-            )
-            return Gate("pass", session, verified=False)
-        logger.warning("licence store unavailable (%s); request denied", type(error).__name__)
-        return Gate("store_down")
+        return await self.decider.decide(session, passive=True)
 
     def in_named_group(self, groups: tuple[str, ...]) -> bool:
         return not self._named_groups.isdisjoint(groups)

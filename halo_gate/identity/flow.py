@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("halo_gate.identity")
 
-# As the middleware's REFUSAL_HOLD: a refused person is asked about again at most this often.
-# (The refusals and the store's absence are the middleware's own answers, so they stay alike.)
+# As the decider's REFUSAL_HOLD: a refused person is asked about again at most this often.
+# (The refusals and the store's absence are the decider's own answers, so they stay alike.)
 REFUSAL_HOLD = 5.0
 KNOWN_KEPT = 100_000
 
@@ -92,8 +92,8 @@ class RequestIdentity:
         seen = gate.memory.get(session_id)
         session = Session(session_id, named.person, "concurrent", int(now), named.groups)
         if seen is not None and seen.refusal is not None and seen.refusal.outcome != "ended":
-            if now - seen.at < min(REFUSAL_HOLD, gate.refusal_hold):
-                return gate._refused(seen.refusal, seen.at, now, session)
+            if now - seen.at < min(REFUSAL_HOLD, gate.decider.refusal_hold):
+                return gate.decider.refused(seen.refusal, seen.at, now, session)
         try:
             async with asyncio.timeout(gate.store_timeout):
                 await gate.ensure_configured()
@@ -104,10 +104,10 @@ class RequestIdentity:
                     groups=named.groups,
                 )
         except STORE_ERRORS as error:
-            return gate._store_down(session, error)
+            return gate.decider.store_down(session, error)
         if not decision.admitted or decision.licence is None:
             gate.memory.put(session_id, Seen(now, decision))
-            return gate._refused(decision, now, now, session)
+            return gate.decider.refused(decision, now, now, session)
         session = replace(session, licence=decision.licence)
         gate.memory.put(session_id, Seen(now))
         if len(self._known) >= KNOWN_KEPT:
