@@ -3,21 +3,25 @@
 Every setting is validated when the middleware is built, so a bad deployment stops at startup
 with one sentence naming the variable and its value. Secrets are kept as starlette ``Secret``s,
 whose repr is masked, and the Redis URL's password never appears in a repr either.
+Each value is read by a parser of ``config_parsers`` (or of the feature it configures); the
+checks across settings are here.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from starlette.datastructures import Secret
 
+from . import config_parsers as parse
 from . import pool_settings
+from .config_parsers import ASYMMETRIC_ALGORITHMS, OnStoreError
+from .config_parsers import ConfigError as ConfigError  # re-exported: the error of Settings.load
 from .identity import settings as identity_parsers
 from .licensing.engine import (
     DEFAULT_AUDIT_MAXLEN,
@@ -35,7 +39,6 @@ from .startup import warn_unknown_variables
 
 PREFIX = "HALO_GATE_"
 
-OnStoreError = Literal["deny", "allow"]
 IdentitySource = Literal["oidc", "header", "jwt", "app"]
 JWTPreset = Literal["pomerium", "cloudflare-access", "google-iap", "aws-alb"]
 
@@ -49,19 +52,7 @@ DEFAULT_HEARTBEAT_INTERVAL = 60
 DEFAULT_PATH_PREFIX = "/_halo"
 DEFAULT_COOKIE_NAME = "halo_session"
 DEFAULT_CURRENCY = "GBP"
-# Only asymmetric signatures: "none" and HMAC (keyed with the client secret) are never accepted
-# for an ID token, whatever the IdP's discovery document lists.
-ASYMMETRIC_ALGORITHMS = (
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
-)  # fmt: skip
 DEFAULT_CLOCK_SKEW = 5
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-class ConfigError(ValueError):
-    """A setting is missing, malformed or in conflict with another; the message names it."""
 
 
 def _mask_url(url: str | None) -> str | None:
@@ -166,8 +157,8 @@ class Settings:
                 raw = environ[variable]
             else:
                 continue
-            parse: Callable[[str, Any], Any] = _PARSERS.get(name, _text)
-            values[name] = parse(variable, raw)
+            parser: Callable[[str, Any], Any] = _PARSERS.get(name, parse.text)
+            values[name] = parser(variable, raw)
         required = ["secret_key"]
         if values.get("identity", "oidc") == "oidc":
             required += ["oidc_issuer", "oidc_client_id", "oidc_client_secret"]
@@ -213,272 +204,60 @@ class Settings:
         return [str(key) for key in self.secret_key]
 
 
-# Parsers: each takes the variable's name (for the message) and a raw value, which is a string
-# from the environment or a typed keyword argument.
-
-
-def _fail(variable: str, raw: Any, reason: str) -> ConfigError:
-    return ConfigError(f"{variable} has value {str(raw)!r}. {reason}")
-
-
-def _text(variable: str, raw: Any) -> str:
-    if not isinstance(raw, str) or not raw.strip():
-        raise _fail(variable, raw, "Not a non-empty string.")
-    return raw.strip()
-
-
-def _integer(variable: str, raw: Any) -> int:
-    if isinstance(raw, bool):
-        raise _fail(variable, raw, "Not a valid integer.")
-    try:
-        value = int(raw.strip()) if isinstance(raw, str) else int(raw)
-    except (TypeError, ValueError):
-        raise _fail(variable, raw, "Not a valid integer.") from None
-    if value < 0:
-        raise _fail(variable, raw, "Must not be negative.")
-    return value
-
-
-def _positive(variable: str, raw: Any) -> int:
-    value = _integer(variable, raw)
-    if value == 0:
-        raise _fail(variable, raw, "Must be a positive integer.")
-    return value
-
-
-def _boolean(variable: str, raw: Any) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
-        return raw.strip().lower() in _TRUE
-    raise _fail(variable, raw, "Not a valid bool (true or false).")
-
-
-def _switch(variable: str, raw: Any) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
-        return raw.strip().lower() in _TRUE
-    raise _fail(variable, raw, "Not one of 'on' or 'off'.")
-
-
-def _items(variable: str, raw: Any) -> tuple[str, ...]:
-    if isinstance(raw, str):
-        parts = raw.split(",")
-    elif isinstance(raw, Sequence) and all(isinstance(part, str) for part in raw):
-        parts = list(raw)
-    else:
-        raise _fail(variable, raw, "Not a comma-separated list.")
-    return tuple(part.strip() for part in parts if part.strip())
-
-
-def _people(variable: str, raw: Any) -> tuple[str, ...]:
-    # Identities are compared case-insensitively, so they are kept lower-cased throughout.
-    return tuple(dict.fromkeys(person.lower() for person in _items(variable, raw)))
-
-
-def _paths(variable: str, raw: Any) -> tuple[str, ...]:
-    paths = _items(variable, raw)
-    for path in paths:
-        if not path.startswith("/"):
-            raise _fail(variable, raw, f"The path {path!r} does not start with '/'.")
-        if not path.strip("/"):
-            raise _fail(variable, raw, "'/' would cover every path; name the prefixes.")
-        if any(segment in (".", "..") for segment in path.split("/")):
-            raise _fail(variable, raw, f"The path {path!r} has a '.' or '..' segment.")
-    return paths
-
-
-def _algorithms(variable: str, raw: Any) -> tuple[str, ...]:
-    values = _items(variable, raw)
-    for value in values:
-        if value not in ASYMMETRIC_ALGORITHMS:
-            raise _fail(
-                variable, raw, f"{value!r} is not one of {', '.join(ASYMMETRIC_ALGORITHMS)}."
-            )
-    if not values:
-        raise _fail(variable, raw, "Name at least one algorithm.")
-    return values
-
-
-def _hosts(variable: str, raw: Any) -> tuple[str, ...]:
-    # Starlette's TrustedHostMiddleware patterns: "example.com", "*.example.com" or "*".
-    hosts = _items(variable, raw)
-    for host in hosts:
-        if "*" in host[1:] or (host.startswith("*") and host != "*" and not host.startswith("*.")):
-            raise _fail(variable, raw, f"{host!r} is not a host name, '*.domain' or '*'.")
-    return hosts
-
-
-def _origins(variable: str, raw: Any) -> tuple[str, ...]:
-    origins = []
-    for origin in _items(variable, raw):
-        parts = urlsplit(origin)
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/"):
-            raise _fail(variable, raw, f"{origin!r} is not an origin such as https://host:port.")
-        origins.append(f"{parts.scheme}://{parts.netloc}".lower())
-    return tuple(origins)
-
-
-def _url(variable: str, raw: Any) -> str:
-    value = _text(variable, raw)
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise _fail(variable, raw, "Not an http:// or https:// URL.")
-    return value.rstrip("/")
-
-
-def _optional_url(variable: str, raw: Any) -> str | None:
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return None
-    return _url(variable, raw)
-
-
-def _redis_url(variable: str, raw: Any) -> str | None:
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return None
-    value = _text(variable, raw)
-    if "://" not in value:
-        # The URL may hold a password, so it is not repeated in the message.
-        raise ConfigError(f"{variable} is not a URL such as redis://host:6379/0.")
-    return value
-
-
-def _secret(variable: str, raw: Any) -> Secret:
-    if isinstance(raw, Secret):
-        raw = str(raw)
-    if not isinstance(raw, str) or not raw.strip():
-        raise ConfigError(f"{variable} is empty.")
-    return Secret(raw.strip())
-
-
-def _optional_secret(variable: str, raw: Any) -> Secret | None:
-    if raw is None or (isinstance(raw, str | Secret) and not str(raw).strip()):
-        return None
-    return _secret(variable, raw)
-
-
-def _price(variable: str, raw: Any) -> float:
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise _fail(variable, raw, "Not a number (a price per person per month).") from None
-    if not value >= 0 or value == float("inf"):
-        raise _fail(variable, raw, "A price must be zero or more.")
-    return value
-
-
-def _currency(variable: str, raw: Any) -> str:
-    value = _text(variable, raw).strip().upper()
-    if not re.fullmatch(r"[A-Z]{3}", value):
-        raise _fail(variable, raw, "Not a three-letter currency code such as GBP.")
-    return value
-
-
-def _secret_keys(variable: str, raw: Any) -> tuple[Secret, ...]:
-    if isinstance(raw, Secret):
-        raw = str(raw)
-    if isinstance(raw, str):
-        keys = [key.strip() for key in raw.split(",")]
-    elif isinstance(raw, Sequence):
-        keys = [str(key).strip() for key in raw]
-    else:
-        raise ConfigError(f"{variable} is not a comma-separated list of keys.")
-    if not keys or any(not key for key in keys):
-        raise ConfigError(f"{variable} has an empty key; give one or more keys, comma-separated.")
-    for key in keys:
-        if len(key) < 16:
-            # The value is a secret, so the message says what is wrong without repeating it.
-            raise ConfigError(f"{variable} has a key shorter than 16 characters.")
-    return tuple(Secret(key) for key in keys)
-
-
-def _on_store_error(variable: str, raw: Any) -> OnStoreError:
-    value = _text(variable, raw).lower()
-    if value not in ("deny", "allow"):
-        raise _fail(variable, raw, "Not one of 'deny' or 'allow'.")
-    return cast(OnStoreError, value)
-
-
-def _path_prefix(variable: str, raw: Any) -> str:
-    value = _text(variable, raw).rstrip("/")
-    if not value.startswith("/") or len(value) < 2:
-        raise _fail(variable, raw, "Must be a path such as '/_halo'.")
-    return value
-
-
-def _name(variable: str, raw: Any) -> str:
-    # Instance names go inside the Redis {hash tag} and cookie names into headers.
-    value = _text(variable, raw)
-    if not re.fullmatch(r"[A-Za-z0-9._-]+", value):
-        raise _fail(variable, raw, "Use only letters, digits, '.', '_' and '-'.")
-    return value
-
-
-def _claim(variable: str, raw: Any) -> str:
-    return _text(variable, raw)
-
-
-def _scopes(variable: str, raw: Any) -> str:
-    value = " ".join(_text(variable, raw).split())
-    if "openid" not in value.split():
-        raise _fail(variable, raw, "The scopes must include 'openid'.")
-    return value
-
-
+# The parser of each setting (one not listed is non-empty text).
 _PARSERS: dict[str, Callable[[str, Any], Any]] = {
-    "secret_key": _secret_keys,
-    "oidc_issuer": _url,
-    "oidc_client_secret": _secret,
-    "oidc_scopes": _scopes,
-    "public_url": _optional_url,
-    "redis_url": _redis_url,
-    "instance": _name,
-    "cookie_name": _name,
-    "user_claim": _claim,
-    "groups_claim": _claim,
-    "require_verified_email": _boolean,
-    "oidc_id_token_algorithms": _algorithms,
-    "concurrent_seats": _integer,
-    "named_seats": _integer,
-    "named_users": _people,
-    "named_groups": _items,
-    "named_cooldown": _integer,
+    "secret_key": parse.secret_keys,
+    "oidc_issuer": parse.url,
+    "oidc_client_secret": parse.secret,
+    "oidc_scopes": parse.scopes,
+    "public_url": parse.optional_url,
+    "redis_url": parse.redis_url,
+    "instance": parse.name,
+    "cookie_name": parse.name,
+    "user_claim": parse.claim,
+    "groups_claim": parse.claim,
+    "require_verified_email": parse.boolean,
+    "oidc_id_token_algorithms": parse.algorithms,
+    "concurrent_seats": parse.integer,
+    "named_seats": parse.integer,
+    "named_users": parse.people,
+    "named_groups": parse.items,
+    "named_cooldown": parse.integer,
     "pool_reserve": pool_settings.rules,
     "pool_cap": pool_settings.rules,
-    "queue": _switch,
-    "queue_grace": _positive,
-    "queue_offer": _positive,
-    "queue_max": _positive,
-    "idle_timeout": _positive,
-    "session_max_age": _positive,
-    "heartbeat_interval": _integer,
-    "public_paths": _paths,
-    "passive_paths": _paths,
-    "on_store_error": _on_store_error,
-    "audit_maxlen": _positive,
-    "history_days": _positive,
-    "path_prefix": _path_prefix,
-    "cookie_secure": _boolean,
-    "allowed_hosts": _hosts,
-    "websocket_origins": _origins,
-    "clock_skew": _integer,
-    "admins": _people,
-    "admin_groups": _items,
-    "metrics_token": _optional_secret,
-    "admin_token": _optional_secret,
-    "price_named": _price,
-    "price_concurrent": _price,
-    "price_named_only": _price,
-    "currency": _currency,
+    "queue": parse.switch,
+    "queue_grace": parse.positive,
+    "queue_offer": parse.positive,
+    "queue_max": parse.positive,
+    "idle_timeout": parse.positive,
+    "session_max_age": parse.positive,
+    "heartbeat_interval": parse.integer,
+    "public_paths": parse.paths,
+    "passive_paths": parse.paths,
+    "on_store_error": parse.on_store_error,
+    "audit_maxlen": parse.positive,
+    "history_days": parse.positive,
+    "path_prefix": parse.path_prefix,
+    "cookie_secure": parse.boolean,
+    "allowed_hosts": parse.hosts,
+    "websocket_origins": parse.origins,
+    "clock_skew": parse.integer,
+    "admins": parse.people,
+    "admin_groups": parse.items,
+    "metrics_token": parse.optional_secret,
+    "admin_token": parse.optional_secret,
+    "price_named": parse.price,
+    "price_concurrent": parse.price,
+    "price_named_only": parse.price,
+    "currency": parse.currency,
     "identity": identity_parsers.source,
     "trusted_proxies": identity_parsers.networks,
     "user_header": identity_parsers.header_name,
     "groups_header": identity_parsers.header_name,
     "jwt_header": identity_parsers.header_name,
-    "jwt_jwks_url": _optional_url,
-    "jwt_audience": _items,
-    "jwt_issuer": _optional_url,
+    "jwt_jwks_url": parse.optional_url,
+    "jwt_audience": parse.items,
+    "jwt_issuer": parse.optional_url,
     "jwt_algorithms": identity_parsers.algorithms,
     "jwt_preset": identity_parsers.preset,
     "logout_url": identity_parsers.logout_url,

@@ -8,18 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .config_parsers import ConfigError
 from .licensing.pools import PoolRulesError, Rules, as_text, normalise
 
 if TYPE_CHECKING:
-    from .config import ConfigError, Settings
+    from .config import Settings
 
 PREFIX = "HALO_GATE_"
-
-
-def _error(message: str) -> ConfigError:
-    from .config import ConfigError
-
-    return ConfigError(message)
 
 
 def rules(variable: str, raw: Any) -> Rules:
@@ -27,7 +22,7 @@ def rules(variable: str, raw: Any) -> Rules:
     try:
         return normalise(raw)
     except (PoolRulesError, TypeError, ValueError, AttributeError) as error:
-        raise _error(f"{variable} has value {str(raw)!r}. {error}") from None
+        raise ConfigError(f"{variable} has value {str(raw)!r}. {error}") from None
 
 
 def check(settings: Settings) -> None:
@@ -35,14 +30,14 @@ def check(settings: Settings) -> None:
     reserve, caps = as_text(settings.pool_reserve), as_text(settings.pool_cap)
     total = sum(slots for _, slots in settings.pool_reserve)
     if total > settings.concurrent_seats:
-        raise _error(
+        raise ConfigError(
             f"{PREFIX}POOL_RESERVE has value '{reserve}'. Its reservations add up to {total} "
             f"slots, more than {PREFIX}CONCURRENT_SEATS ('{settings.concurrent_seats}')."
         )
     cap = dict(settings.pool_cap)
     for group, slots in settings.pool_reserve:
         if group in cap and slots > cap[group]:
-            raise _error(
+            raise ConfigError(
                 f"{PREFIX}POOL_RESERVE has value '{reserve}'. It keeps {slots} slots for "
                 f"'{group}', above that group's cap in {PREFIX}POOL_CAP ('{caps}')."
             )

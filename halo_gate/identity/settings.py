@@ -10,8 +10,10 @@ import ipaddress
 import re
 from typing import TYPE_CHECKING, Any
 
+from ..config_parsers import ConfigError
+
 if TYPE_CHECKING:
-    from ..config import ConfigError, Settings
+    from ..config import Settings
 
 PREFIX = "HALO_GATE_"
 SOURCES = ("oidc", "header", "jwt", "app")
@@ -33,14 +35,8 @@ PRESETS: dict[str, tuple[str, tuple[str, ...]]] = {
 HEADER_NAME = re.compile(r"[A-Za-z0-9-]+")
 
 
-def _error(message: str) -> ConfigError:
-    from ..config import ConfigError
-
-    return ConfigError(message)
-
-
 def _fail(variable: str, raw: Any, reason: str) -> ConfigError:
-    return _error(f"{variable} has value {str(raw)!r}. {reason}")
+    return ConfigError(f"{variable} has value {str(raw)!r}. {reason}")
 
 
 def _text(variable: str, raw: Any) -> str:
@@ -121,20 +117,22 @@ def logout_url(variable: str, raw: Any) -> str | None:
 def check(settings: Settings) -> None:
     """The rules between settings that each source needs; called when settings are loaded."""
     if settings.identity == "header" and not settings.trusted_proxies:
-        raise _error(
+        raise ConfigError(
             f"{PREFIX}TRUSTED_PROXIES is required with {PREFIX}IDENTITY=header: name the "
             "addresses of the proxies allowed to set the identity headers."
         )
     if settings.identity == "header":
         user, groups = settings.user_header.lower(), settings.groups_header.lower()
         if user == groups:
-            raise _error(f"{PREFIX}USER_HEADER and {PREFIX}GROUPS_HEADER name the same header.")
+            raise ConfigError(
+                f"{PREFIX}USER_HEADER and {PREFIX}GROUPS_HEADER name the same header."
+            )
     if settings.identity == "jwt":
         if settings.jwt_jwks_url is None:
-            raise _error(f"{PREFIX}JWT_JWKS_URL is required with {PREFIX}IDENTITY=jwt.")
+            raise ConfigError(f"{PREFIX}JWT_JWKS_URL is required with {PREFIX}IDENTITY=jwt.")
         if not settings.jwt_audience:
-            raise _error(f"{PREFIX}JWT_AUDIENCE is required with {PREFIX}IDENTITY=jwt.")
+            raise ConfigError(f"{PREFIX}JWT_AUDIENCE is required with {PREFIX}IDENTITY=jwt.")
         if settings.jwt_header is None and settings.jwt_preset is None:
-            raise _error(
+            raise ConfigError(
                 f"{PREFIX}JWT_HEADER or {PREFIX}JWT_PRESET is required with {PREFIX}IDENTITY=jwt."
             )
