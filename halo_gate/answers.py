@@ -1,13 +1,16 @@
-"""The pages for a request the gateway does not let through: the sign-in redirect, the waiting
-room, "all licences in use", "no licence", "licence store unavailable"."""
+"""The gateway's answers: the page for a request it does not let through (the sign-in redirect,
+the waiting room, "all licences in use", "no licence", "licence store unavailable"), and the
+session cookie set or cleared on any answer."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
+from starlette.types import Message, Send
 
 from . import pages
 from .identity.flow import refusal as identity_refusal
@@ -19,10 +22,12 @@ if TYPE_CHECKING:
 
 
 class Answers:
-    """Turns a refusing ``Gate`` into the page (HTML or JSON by ``Accept``) that says why."""
+    """Turns a refusing ``Gate`` into the page (HTML or JSON by ``Accept``) that says why, and
+    puts the session cookie on answers."""
 
     def __init__(self, gate: HaloGate) -> None:
         self.gate = gate
+        self.settings = gate.settings
 
     def refusal(self, conn: HTTPConnection, gate: Gate) -> Response:
         if gate.verdict in ("unidentified", "bad_identity"):
@@ -70,6 +75,46 @@ class Answers:
         if conn.scope.get("query_string"):
             target += "?" + conn.scope["query_string"].decode("latin-1")
         return f"{self.gate.login_path}?next={quote(target, safe='')}"
+
+    def set_cookie(self, response: Response, value: str) -> None:
+        """Sets the session cookie to ``value`` on ``response``; ``""`` clears it."""
+        settings = self.settings
+        if value:
+            response.set_cookie(
+                settings.cookie_name,
+                value,
+                max_age=settings.session_max_age,
+                path="/",
+                secure=settings.cookie_secure,
+                httponly=True,
+                samesite="lax",
+            )
+        else:
+            response.delete_cookie(
+                settings.cookie_name,
+                path="/",
+                secure=settings.cookie_secure,
+                httponly=True,
+                samesite="lax",
+            )
+
+    def cookie_header(self, value: str) -> str:
+        """The ``Set-Cookie`` header value ``set_cookie`` would add."""
+        response = Response()
+        self.set_cookie(response, value)
+        return response.headers["set-cookie"]
+
+    def with_cookie(self, send: Send, value: str) -> Send:
+        """``send``, adding the cookie to the response's (or WebSocket accept's) headers."""
+        header = self.cookie_header(value)
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] in ("http.response.start", "websocket.accept"):
+                message.setdefault("headers", [])
+                MutableHeaders(scope=message).append("set-cookie", header)
+            await send(message)
+
+        return send_with_cookie
 
 
 def _retry_url(conn: HTTPConnection) -> str:

@@ -1,15 +1,10 @@
-"""The session cookie: found in a request's ``Cookie`` header cheaply and in bounded memory, and
-set or cleared on the gateway's answers."""
+"""Finding the session cookie in a request's ``Cookie`` header, cheaply and in bounded memory."""
 
 from __future__ import annotations
 
 from http.cookies import _unquote
 
-from starlette.datastructures import MutableHeaders
-from starlette.responses import Response
-from starlette.types import Message, Scope, Send
-
-from .config import Settings
+from starlette.types import Scope
 
 # A browser sends the same Cookie header again and again, so its reading is kept per worker, but
 # only for headers up to this size and up to this many bytes in all: an anonymous client sending
@@ -62,49 +57,3 @@ class CookieReader:
     def cached_bytes(self) -> int:
         """Bytes of headers and values held (what the budget bounds)."""
         return self._bytes
-
-
-class CookieWriter:
-    """Sets (or, with ``""``, clears) the gateway's cookie on a response or an ASGI answer."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-
-    def set(self, response: Response, value: str) -> None:
-        settings = self.settings
-        if value:
-            response.set_cookie(
-                settings.cookie_name,
-                value,
-                max_age=settings.session_max_age,
-                path="/",
-                secure=settings.cookie_secure,
-                httponly=True,
-                samesite="lax",
-            )
-        else:
-            response.delete_cookie(
-                settings.cookie_name,
-                path="/",
-                secure=settings.cookie_secure,
-                httponly=True,
-                samesite="lax",
-            )
-
-    def header(self, value: str) -> str:
-        """The ``Set-Cookie`` header value ``set`` would add."""
-        response = Response()
-        self.set(response, value)
-        return response.headers["set-cookie"]
-
-    def wrap(self, send: Send, value: str) -> Send:
-        """``send``, adding the cookie to the response's (or WebSocket accept's) headers."""
-        header = self.header(value)
-
-        async def send_with_cookie(message: Message) -> None:
-            if message["type"] in ("http.response.start", "websocket.accept"):
-                message.setdefault("headers", [])
-                MutableHeaders(scope=message).append("set-cookie", header)
-            await send(message)
-
-        return send_with_cookie

@@ -36,6 +36,8 @@ class Decider:
         self.refusal_hold = min(REFUSAL_HOLD, settings.heartbeat_interval)
         if settings.queue:
             self.refusal_hold = min(self.refusal_hold, settings.queue_poll)
+        # Requests let through unverified while the store was down (ON_STORE_ERROR=allow).
+        self.unverified_requests = 0
 
     async def decide(self, session: Session | None, *, passive: bool) -> Gate:
         """The decision when the cookie alone does not let the request through."""
@@ -117,7 +119,7 @@ class Decider:
     def store_down(self, session: Session, error: BaseException) -> Gate:
         """The answer when the store cannot decide: HALO_GATE_ON_STORE_ERROR's."""
         if self.gate.settings.on_store_error == "allow":
-            self.gate.unverified_requests += 1
+            self.unverified_requests += 1
             logger.warning(
                 "licence store unavailable (%s); letting session %s… through unverified",
                 type(error).__name__,

@@ -24,7 +24,7 @@ from .admin.ended import EndedListener
 from .answers import Answers
 from .breaker import CircuitBreaker, fault_counters
 from .config import Settings
-from .cookies import CookieReader, CookieWriter
+from .cookies import CookieReader
 from .decision import Decider
 from .identity.flow import RequestIdentity
 from .licensing import Decision, LicenceEngine, connect
@@ -83,10 +83,6 @@ class HaloGate:
         self.memory = HeartbeatMemory()
         self.cookies = CookieReader(settings.cookie_name)
         self.read_cookie = self.cookies.read
-        self.cookie_writer = CookieWriter(settings)
-        self.set_cookie = self.cookie_writer.set
-        # Requests let through unverified while the store was down (ON_STORE_ERROR=allow).
-        self.unverified_requests = 0
         # A store that stops answering (rather than refusing connections) counts as down after
         # this many seconds, so requests never hang on it.
         self.store_timeout = STORE_TIMEOUT
@@ -190,7 +186,7 @@ class HaloGate:
                 session = gate.session if gate.verdict == "pass" else None
                 verified = gate.verified
                 if gate.cookie is not None:
-                    send = self.cookie_writer.wrap(send, gate.cookie)
+                    send = self.answers.with_cookie(send, gate.cookie)
             self._hand_on(scope, session, verified=verified)
             await self.app(scope, receive, send)
             return
@@ -208,7 +204,7 @@ class HaloGate:
             assert gate.session is not None
             self._hand_on(scope, gate.session, verified=gate.verified)
             if gate.cookie is not None:
-                send = self.cookie_writer.wrap(send, gate.cookie)
+                send = self.answers.with_cookie(send, gate.cookie)
             await self.app(scope, receive, send)
         elif gate.verdict == "anonymous":
             await self.app(scope, receive, send)
@@ -219,7 +215,7 @@ class HaloGate:
         else:
             response = self.answers.refusal(HTTPConnection(scope), gate)
             if gate.cookie is not None:
-                self.set_cookie(response, gate.cookie)
+                self.answers.set_cookie(response, gate.cookie)
             await response(scope, receive, send)
 
     def _origin_allowed(self, scope: Scope) -> bool:

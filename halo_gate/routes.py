@@ -111,7 +111,7 @@ class OwnRoutes:
             return gate.session
         response = self.gate.answers.refusal(request, gate)
         if gate.cookie is not None:
-            self.gate.set_cookie(response, gate.cookie)
+            self.gate.answers.set_cookie(response, gate.cookie)
         return response
 
     def _method_not_allowed(self, request: Request, allowed: str) -> Response:
@@ -215,7 +215,7 @@ class OwnRoutes:
             waiter = Session(session_id, identity.person, "concurrent", 0, groups)
             self.gate.memory.put(session_id, Seen(now, decision))
             response = RedirectResponse(next_path, status_code=302, headers=pages.NO_STORE)
-            self.gate.set_cookie(response, self.gate.codec.encode(waiter))
+            self.gate.answers.set_cookie(response, self.gate.codec.encode(waiter))
         elif decision.outcome in ("pool_full", "group_cap", "queue_full"):
             response = pages.pool_full(
                 html,
@@ -243,7 +243,7 @@ class OwnRoutes:
             )
             self.gate.memory.put(session_id, Seen(self.gate.clock()))
             response = RedirectResponse(next_path, status_code=302, headers=pages.NO_STORE)
-            self.gate.set_cookie(response, self.gate.codec.encode(session))
+            self.gate.answers.set_cookie(response, self.gate.codec.encode(session))
         response.delete_cookie(
             self.gate.transaction_cookie,
             path=self.gate.transaction_path,
@@ -294,7 +294,7 @@ class OwnRoutes:
         home = (self.settings.public_url or str(request.base_url).rstrip("/")) + "/"
         target = await self.gate.oidc.logout_url(home) or "/"
         response = RedirectResponse(target, status_code=303, headers=pages.NO_STORE)
-        self.gate.set_cookie(response, "")
+        self.gate.answers.set_cookie(response, "")
         return response
 
     async def _me(self, request: Request) -> Response:

@@ -178,7 +178,7 @@ class RequestIdentity:
             gate.memory.put(session.session_id, Seen(gate.clock(), ENDED))
             self._known.pop(session.session_id, None)
         response = RedirectResponse(gate.settings.logout_url or "/", 303, pages.NO_STORE)
-        gate.set_cookie(response, "")
+        gate.answers.set_cookie(response, "")
         return response
 
 

@@ -101,7 +101,7 @@ async def test_requests_pass_at_once_under_allow_while_the_breaker_is_open(
         assert status == 200 and first >= TIMEOUT - 0.05
         answers = [await timed(browser) for _ in range(5)]
         assert all(status == 200 and took < QUICK for status, took in answers), answers
-        assert site.gate.unverified_requests == 6
+        assert site.gate.decider.unverified_requests == 6
     finally:
         proxy.resume()
         await drop_instance(site.engine.store, site.gate.settings.instance)

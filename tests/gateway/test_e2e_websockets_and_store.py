@@ -100,7 +100,7 @@ async def test_a_store_going_down_gives_503_or_passes_never_500(
         assert page.status_code == 200
         assert api.status_code == 200
         assert "unverified" in api.json()["scopes"]
-        assert site.gate.unverified_requests == 2
+        assert site.gate.decider.unverified_requests == 2
     assert (await browser.get("/_halo/ready")).status_code == 503
     assert (await browser.get("/_halo/health")).text == "ok"
     # Signing in needs a decision, so it is refused plainly in both modes.
