@@ -163,7 +163,7 @@ class LiveSession:
 
 def _load(name: str) -> str:
     folder = resources.files(__package__) / "scripts"
-    parts = ("common", "queue", name)
+    parts = ("common", "pool_rules", "queue", name)
     return "\n".join((folder / f"{part}.lua").read_text() for part in parts)
 
 

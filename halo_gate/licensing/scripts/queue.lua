@@ -1,6 +1,6 @@
--- The waiting line, prepended after common.lua to every script of this folder. Its functions
--- are made on demand (by queue_lib(), once per call), so a call that meets nobody waiting
--- does not pay for them. Keys (all in the installation's {hash tag}):
+-- The waiting line, prepended after common.lua and pool_rules.lua to every script of this
+-- folder. Its functions are made on demand (by queue_lib(), once per call), so a call that
+-- meets nobody waiting does not pay for them. Keys (all in the installation's {hash tag}):
 --   queue      ZSET  waiting person -> ticket, their arrival order (a counter, so no two
 --                    tickets are equal and nothing can reorder the line)
 --   queue_seq  STRING the last ticket given
