@@ -1,8 +1,9 @@
 """The licence engine: named seats and a concurrent pool, decided by Redis Lua scripts."""
 
-from .engine import Decision, LicenceEngine, LicenceType, StoreUnavailable, Usage
+from .engine import LicenceEngine, StoreUnavailable
 from .keys import Keyspace
 from .pools import GroupUsage, PoolRules, PoolRulesError
+from .results import Decision, LicenceType, Usage
 from .store import Store, connect
 
 __all__ = [

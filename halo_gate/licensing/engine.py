@@ -7,34 +7,42 @@ clock. The engine knows nothing of HTTP; the gateway, the console and the CLI al
 from __future__ import annotations
 
 import hashlib
-import math
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Literal
+from typing import Any
 
 from redis.asyncio import RedisCluster
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from . import pools
 from .keys import Keyspace
-from .pools import GroupUsage, PoolRules, PoolRulesError, RulesInput
+from .pools import PoolRules, PoolRulesError, RulesInput
+from .results import (
+    AssignOutcome,
+    Decision,
+    LicenceType,
+    Liveness,
+    LiveSession,
+    Outcome,
+    Usage,
+    live_sessions,
+)
+from .results import text as _text
 from .store import Store
 
-LicenceType = Literal["named", "concurrent"]
-Outcome = Literal[
-    "admitted",
-    "renewed",
-    "readmitted",
-    "ended",
-    "pool_full",
-    "group_cap",
-    "queue_full",
-    "no_licence",
+# The typed results live in results.py; their names stay importable from here.
+__all__ = [
+    "AssignOutcome",
+    "Decision",
+    "LicenceEngine",
+    "LicenceType",
+    "LiveSession",
+    "Liveness",
+    "Outcome",
+    "StoreUnavailable",
+    "Usage",
 ]
-Liveness = Literal["live", "ended", "lost"]
-AssignOutcome = Literal["assigned", "already", "no_seat"]
 
 SCRIPT_NAMES = (
     "admit",
@@ -85,82 +93,6 @@ class _StaleRules(Exception):
     """The pool rules changed since this engine learnt which groups they name."""
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """The answer to an admission or a heartbeat."""
-
-    outcome: Outcome
-    licence: LicenceType | None
-    expires_at: float  # epoch seconds when the session idles out; 0 when refused
-    capacity: int  # concurrent slots
-    in_use: int  # concurrent slots held after the decision
-    retry_after: int  # seconds until a slot frees at the latest; 0 unless pool_full or group_cap
-    reason: str = ""  # why a session was ended, when known: "admin", "unassigned", "logout"
-    # Refusals under pool rules: the group whose cap is full (group_cap), and the slots that
-    # were full (the cap, the shared part or the pool) and how many of them are held.
-    group: str | None = None
-    limit: int = 0
-    held: int = 0
-    # A refused person waiting in the line: their place (1 is the head; 0: not waiting) and the
-    # estimated wait in seconds (None when no slot freed lately to draw it from).
-    position: int = 0
-    estimated_wait: int | None = None
-
-    @property
-    def admitted(self) -> bool:
-        return self.outcome in ("admitted", "renewed", "readmitted")
-
-    @property
-    def ahead(self) -> int:
-        """The people ahead in the line."""
-        return max(self.position - 1, 0)
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    named_seats: int
-    named_assigned: int
-    named_active: int
-    named_quarantined: int
-    concurrent_seats: int
-    in_use: int
-    peak_24h: int
-    denials_24h: int
-    queue_length: int = 0
-    queue_longest_wait: int = 0  # seconds the line's head has waited
-    # Groups with pool rules, or whose members still hold slots charged under removed ones.
-    groups: dict[str, GroupUsage] = field(default_factory=dict)
-
-    def as_json(self) -> dict[str, Any]:
-        """The shape of ``GET /_halo/api/usage``."""
-        return {
-            "named": {
-                "seats": self.named_seats,
-                "assigned": self.named_assigned,
-                "active": self.named_active,
-                "quarantined": self.named_quarantined,
-            },
-            "concurrent": {
-                "seats": self.concurrent_seats,
-                "in_use": self.in_use,
-                "peak_24h": self.peak_24h,
-                "denials_24h": self.denials_24h,
-            },
-            "groups": {name: group.as_json() for name, group in self.groups.items()},
-            "queue": {"length": self.queue_length, "longest_wait": self.queue_longest_wait},
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class LiveSession:
-    session_id: str
-    person: str
-    licence: LicenceType
-    since: float  # epoch seconds
-    last_seen: float
-    expires_at: float
-
-
 def _load(name: str) -> str:
     folder = resources.files(__package__) / "scripts"
     parts = ("common", "pool_rules", "queue", name)
@@ -169,10 +101,6 @@ def _load(name: str) -> str:
 
 def _sha1(source: str) -> str:
     return hashlib.sha1(source.encode()).hexdigest()
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class LicenceEngine:
@@ -259,25 +187,6 @@ class LicenceEngine:
             if timer is not None:
                 timer(time.perf_counter() - started)
 
-    @staticmethod
-    def _decision(reply: list[Any]) -> Decision:
-        outcome, licence, expires_ms, capacity, in_use, retry_ms, *refusal = reply
-        group, limit, held, position, estimate_ms = refusal or ("", 0, 0, 0, -1)
-        licence = _text(licence)
-        return Decision(
-            outcome=_text(outcome),  # type: ignore[arg-type]
-            licence=licence or None,  # type: ignore[arg-type]
-            expires_at=int(expires_ms) / 1000,
-            capacity=int(capacity),
-            in_use=int(in_use),
-            retry_after=math.ceil(int(retry_ms) / 1000),
-            group=_text(group) or None,
-            limit=int(limit),
-            held=int(held),
-            position=int(position),
-            estimated_wait=None if int(estimate_ms) < 0 else math.ceil(int(estimate_ms) / 1000),
-        )
-
     def _learn_rules(self, generation: Any, reserve: Any, cap: Any) -> PoolRules:
         self.pool_rules = PoolRules.from_store(
             _text(generation or "0"), _text(reserve or ""), _text(cap or "")
@@ -320,7 +229,7 @@ class LicenceEngine:
                 reply = await self._run(
                     name, person, person, session_id, int(group), rules.generation, *mine
                 )
-                return self._decision(reply)
+                return Decision.from_reply(reply)
             except _Unconfigured:
                 # The store answered but has lost the installation's settings (it restarted
                 # empty): deciding now would refuse everyone, so apply them again and decide
@@ -465,51 +374,11 @@ class LicenceEngine:
 
     async def usage(self) -> Usage:
         """Live usage numbers (expired entries never counted)."""
-        reply = await self._run("usage", None)
-        groups = {}
-        for at in range(10, len(reply), 7):
-            name, reserved, cap, *counts = reply[at : at + 7]
-            cap = int(cap)
-            groups[_text(name)] = GroupUsage(
-                int(reserved), None if cap < 0 else cap, *(int(count) for count in counts)
-            )
-        named, assigned, active, quarantined, slots, in_use, peak, denials, waiting, longest = map(
-            int, reply[:10]
-        )
-        return Usage(
-            named,
-            assigned,
-            active,
-            quarantined,
-            slots,
-            in_use,
-            peak,
-            denials,
-            waiting,
-            math.ceil(longest / 1000),
-            groups,
-        )
+        return Usage.from_reply(await self._run("usage", None))
 
     async def sessions(self) -> tuple[float, list[LiveSession]]:
         """The store's time (epoch seconds) and every live session, named people first."""
-        reply = await self._run("sessions", None)
-        idle = self._settings[0]
-        found = []
-        for i in range(1, len(reply), 4):
-            expiry, created = (int(part) for part in _text(reply[i + 3]).split())
-            found.append(
-                LiveSession(
-                    session_id=_text(reply[i + 2]),
-                    person=_text(reply[i]),
-                    licence=_text(reply[i + 1]),  # type: ignore[arg-type]
-                    since=created / 1000,
-                    # Each renewal sets the expiry one idle timeout ahead (capped by the maximum
-                    # age), so this is the last heartbeat, or earlier for a capped session.
-                    last_seen=max(created, expiry - idle) / 1000,
-                    expires_at=expiry / 1000,
-                )
-            )
-        return int(reply[0]) / 1000, found
+        return live_sessions(await self._run("sessions", None), self._settings[0])
 
     async def counters(self) -> dict[str, int]:
         """The installation's counters since it began: ``admitted:<licence>``,

@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 from redis.exceptions import RedisError
 
-from .engine import LicenceEngine, LicenceType, StoreUnavailable
+from .engine import LicenceEngine, StoreUnavailable
+from .results import LicenceType
 
 EndReason = Literal["logout", "idle", "max_age", "admin", "unassigned", "open"]
 

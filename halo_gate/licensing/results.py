@@ -1,0 +1,174 @@
+"""The engine's typed results, and their reading from the scripts' replies.
+
+Each script answers with a flat list (see the header of its ``.lua`` file); these are the only
+places that know those lists' shapes, so the rest of the package sees typed values only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .pools import GroupUsage
+
+LicenceType = Literal["named", "concurrent"]
+Outcome = Literal[
+    "admitted",
+    "renewed",
+    "readmitted",
+    "ended",
+    "pool_full",
+    "group_cap",
+    "queue_full",
+    "no_licence",
+]
+Liveness = Literal["live", "ended", "lost"]
+AssignOutcome = Literal["assigned", "already", "no_seat"]
+
+
+def text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The answer to an admission or a heartbeat."""
+
+    outcome: Outcome
+    licence: LicenceType | None
+    expires_at: float  # epoch seconds when the session idles out; 0 when refused
+    capacity: int  # concurrent slots
+    in_use: int  # concurrent slots held after the decision
+    retry_after: int  # seconds until a slot frees at the latest; 0 unless pool_full or group_cap
+    reason: str = ""  # why a session was ended, when known: "admin", "unassigned", "logout"
+    # Refusals under pool rules: the group whose cap is full (group_cap), and the slots that
+    # were full (the cap, the shared part or the pool) and how many of them are held.
+    group: str | None = None
+    limit: int = 0
+    held: int = 0
+    # A refused person waiting in the line: their place (1 is the head; 0: not waiting) and the
+    # estimated wait in seconds (None when no slot freed lately to draw it from).
+    position: int = 0
+    estimated_wait: int | None = None
+
+    @property
+    def admitted(self) -> bool:
+        return self.outcome in ("admitted", "renewed", "readmitted")
+
+    @property
+    def ahead(self) -> int:
+        """The people ahead in the line."""
+        return max(self.position - 1, 0)
+
+    @classmethod
+    def from_reply(cls, reply: list[Any]) -> Decision:
+        """An admitting script's reply (see admit() in ``scripts/common.lua``)."""
+        outcome, licence, expires_ms, capacity, in_use, retry_ms, *refusal = reply
+        group, limit, held, position, estimate_ms = refusal or ("", 0, 0, 0, -1)
+        licence = text(licence)
+        return cls(
+            outcome=text(outcome),  # type: ignore[arg-type]
+            licence=licence or None,  # type: ignore[arg-type]
+            expires_at=int(expires_ms) / 1000,
+            capacity=int(capacity),
+            in_use=int(in_use),
+            retry_after=math.ceil(int(retry_ms) / 1000),
+            group=text(group) or None,
+            limit=int(limit),
+            held=int(held),
+            position=int(position),
+            estimated_wait=None if int(estimate_ms) < 0 else math.ceil(int(estimate_ms) / 1000),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    named_seats: int
+    named_assigned: int
+    named_active: int
+    named_quarantined: int
+    concurrent_seats: int
+    in_use: int
+    peak_24h: int
+    denials_24h: int
+    queue_length: int = 0
+    queue_longest_wait: int = 0  # seconds the line's head has waited
+    # Groups with pool rules, or whose members still hold slots charged under removed ones.
+    groups: dict[str, GroupUsage] = field(default_factory=dict)
+
+    @classmethod
+    def from_reply(cls, reply: list[Any]) -> Usage:
+        """usage.lua's reply."""
+        groups = {}
+        for at in range(10, len(reply), 7):
+            name, reserved, cap, *counts = reply[at : at + 7]
+            cap = int(cap)
+            groups[text(name)] = GroupUsage(
+                int(reserved), None if cap < 0 else cap, *(int(count) for count in counts)
+            )
+        named, assigned, active, quarantined, slots, in_use, peak, denials, waiting, longest = map(
+            int, reply[:10]
+        )
+        return cls(
+            named,
+            assigned,
+            active,
+            quarantined,
+            slots,
+            in_use,
+            peak,
+            denials,
+            waiting,
+            math.ceil(longest / 1000),
+            groups,
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        """The shape of ``GET /_halo/api/usage``."""
+        return {
+            "named": {
+                "seats": self.named_seats,
+                "assigned": self.named_assigned,
+                "active": self.named_active,
+                "quarantined": self.named_quarantined,
+            },
+            "concurrent": {
+                "seats": self.concurrent_seats,
+                "in_use": self.in_use,
+                "peak_24h": self.peak_24h,
+                "denials_24h": self.denials_24h,
+            },
+            "groups": {name: group.as_json() for name, group in self.groups.items()},
+            "queue": {"length": self.queue_length, "longest_wait": self.queue_longest_wait},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSession:
+    session_id: str
+    person: str
+    licence: LicenceType
+    since: float  # epoch seconds
+    last_seen: float
+    expires_at: float
+
+
+def live_sessions(reply: list[Any], idle_ms: int) -> tuple[float, list[LiveSession]]:
+    """sessions.lua's reply: the store's time (epoch seconds) and every live session."""
+    found = []
+    for i in range(1, len(reply), 4):
+        expiry, created = (int(part) for part in text(reply[i + 3]).split())
+        found.append(
+            LiveSession(
+                session_id=text(reply[i + 2]),
+                person=text(reply[i]),
+                licence=text(reply[i + 1]),  # type: ignore[arg-type]
+                since=created / 1000,
+                # Each renewal sets the expiry one idle timeout ahead (capped by the maximum
+                # age), so this is the last heartbeat, or earlier for a capped session.
+                last_seen=max(created, expiry - idle_ms) / 1000,
+                expires_at=expiry / 1000,
+            )
+        )
+    return int(reply[0]) / 1000, found
