@@ -29,7 +29,8 @@ from .config import Settings
 from .cookies import CookieReader
 from .decision import Decider
 from .identity.flow import RequestIdentity
-from .licensing import Decision, LicenceEngine, connect
+from .installation import engine_for
+from .licensing import Decision, connect
 from .oidc import OIDCClient
 from .paths import PathPrefixes
 from .routes import OwnRoutes
@@ -65,19 +66,7 @@ class HaloGate:
             overrides["identity"] = identity
         self.settings = settings = Settings.load(**overrides)
         self.store = connect(settings.redis_url)
-        self.engine = LicenceEngine(
-            self.store,
-            instance=settings.instance,
-            idle_timeout=settings.idle_timeout,
-            session_max_age=settings.session_max_age,
-            named_cooldown=settings.named_cooldown,
-            audit_maxlen=settings.audit_maxlen,
-            history_days=settings.history_days,
-            queue=settings.queue,
-            queue_max=settings.queue_max,
-            queue_grace=settings.queue_grace,
-            queue_offer=settings.queue_offer,
-        )
+        self.engine = engine_for(settings, self.store)
         self.codec = SessionCodec(
             settings.signing_keys,
             max_age=settings.idle_timeout,

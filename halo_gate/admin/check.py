@@ -10,9 +10,9 @@ import sys
 import httpx2 as httpx
 
 from ..config import ConfigError, Settings
+from ..installation import engine_for
 from ..licensing import StoreUnavailable
 from ..startup import eviction_warning
-from .operations import engine_for
 
 TIMEOUT = 5.0
 

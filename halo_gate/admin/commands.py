@@ -17,11 +17,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from ..config import ConfigError, Settings
+from ..installation import engine_for
 from ..licensing import LicenceEngine, StoreUnavailable
 from ..licensing.records import now
 from .check import run_check
 from .export import export, iso, period
-from .operations import BadRequest, Operations, Refused, engine_for
+from .operations import BadRequest, Operations, Refused
 from .recommend import recommendation
 
 FAILED = 1

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import Settings
-from ..licensing import LicenceEngine, PoolRulesError, connect
+from ..licensing import LicenceEngine, PoolRulesError
 from ..licensing.pools import as_text, normalise
 from ..licensing.records import EventPage, days, events, minutes, now
 from .named import named_seats
@@ -19,23 +19,6 @@ DEFAULT_PAGE = 50
 SEAT_FIELDS = ("concurrent_seats", "named_seats")
 POOL_FIELDS = ("pool_reserve", "pool_cap")  # department pools: "group=N,..." or {group: N}
 MAX_PAGE = 1000
-
-
-def engine_for(settings: Settings) -> LicenceEngine:
-    """The engine for the installation the settings name (the CLI's; the gateway builds its own)."""
-    return LicenceEngine(
-        connect(settings.redis_url),
-        instance=settings.instance,
-        idle_timeout=settings.idle_timeout,
-        session_max_age=settings.session_max_age,
-        named_cooldown=settings.named_cooldown,
-        audit_maxlen=settings.audit_maxlen,
-        history_days=settings.history_days,
-        queue=settings.queue,
-        queue_max=settings.queue_max,
-        queue_grace=settings.queue_grace,
-        queue_offer=settings.queue_offer,
-    )
 
 
 class BadRequest(ValueError):
