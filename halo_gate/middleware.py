@@ -109,7 +109,7 @@ class HaloGate:
             self._host_check = TrustedHostMiddleware(
                 self._host_checked, allowed_hosts=list(settings.allowed_hosts)
             )
-        if settings.public_url is None:
+        if settings.public_url is None and settings.identity == "oidc":
             logger.warning(
                 "HALO_GATE_PUBLIC_URL is not set: sign-in callbacks are built from each request's "
                 "Host header. Set it (and HALO_GATE_ALLOWED_HOSTS) in production."

@@ -155,3 +155,19 @@ async def test_a_cross_origin_websocket_handshake_is_refused(
     for origin in (site.url, "https://app.example.com"):
         async with connect(ws_url, additional_headers={**cookie, "origin": origin}) as websocket:
             assert await websocket.recv() == "hello sockets@example.com"
+
+
+def test_startup_warns_without_a_public_url_only_where_callbacks_use_the_host(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    build()
+    assert "HALO_GATE_PUBLIC_URL is not set" in caplog.text
+    caplog.clear()
+    build(public_url="https://app.example.com")
+    HaloGate(
+        make_app(),
+        secret_key=SECRET,
+        identity="header",
+        trusted_proxies="127.0.0.1",
+    )
+    assert "HALO_GATE_PUBLIC_URL is not set" not in caplog.text
