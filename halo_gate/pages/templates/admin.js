@@ -151,6 +151,8 @@
     });
     nodes.push(svg("text", {x: W - R, y: H - 6, "text-anchor": "end"}, xLabel));
     target.replaceChildren(...nodes);
+    // Where the chart scrolls (a phone), the latest time is what is shown first.
+    target.parentElement.scrollLeft = target.parentElement.scrollWidth;
   }
 
   async function history() {
