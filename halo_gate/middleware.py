@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,12 +31,12 @@ from .cookies import CookieReader
 from .decision import Decider
 from .identity.flow import RequestIdentity
 from .installation import engine_for
-from .licensing import Decision, connect
+from .licensing import connect
 from .oidc import OIDCClient
 from .paths import PathPrefixes
 from .routes import OwnRoutes
 from .session import HeartbeatMemory, Seen, Session, SessionCodec
-from .verdict import STORE_ERRORS, Gate, LicensedUser
+from .verdict import ENDED, STORE_ERRORS, Gate, LicensedUser
 
 logger = logging.getLogger("halo_gate")
 
@@ -264,7 +265,7 @@ class HaloGate:
 
     def _ended_elsewhere(self, reason: str, session_ids: list[str]) -> None:
         """Sessions ended by any worker: refused here from their next request on."""
-        ended = Seen(self.clock(), Decision("ended", None, 0, 0, 0, 0, reason=reason))
+        ended = Seen(self.clock(), replace(ENDED, reason=reason))
         for session_id in session_ids:
             self.memory.put(session_id, ended)
 

@@ -95,10 +95,7 @@ class OwnRoutes:
     def _session(self, request: Request) -> Session | None:
         """The cookie's session unless this worker saw it end (enough for signing out)."""
         session = self.gate.codec.decode(self.gate.read_cookie(request.scope))
-        if session is None:
-            return None
-        seen = self.gate.memory.get(session.session_id)
-        if seen is not None and seen.refusal is not None and seen.refusal.outcome == "ended":
+        if session is None or self.gate.memory.ended(session.session_id):
             return None
         return session
 

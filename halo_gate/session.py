@@ -152,6 +152,11 @@ class HeartbeatMemory:
     def get(self, session_id: str) -> Seen | None:
         return self._seen.get(session_id)
 
+    def ended(self, session_id: str) -> bool:
+        """Whether this worker saw the session end (signed out, ended by an administrator)."""
+        seen = self._seen.get(session_id)
+        return seen is not None and seen.refusal is not None and seen.refusal.outcome == "ended"
+
     def put(self, session_id: str, seen: Seen | None) -> None:
         if seen is None:
             self._seen.pop(session_id, None)

@@ -34,9 +34,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("halo_gate.identity")
 
-# As the decider's REFUSAL_HOLD: a refused person is asked about again at most this often.
-# (The refusals and the store's absence are the decider's own answers, so they stay alike.)
-REFUSAL_HOLD = 5.0
 KNOWN_KEPT = 100_000
 
 
@@ -57,10 +54,6 @@ class RequestIdentity:
         digest = hmac.new(self._key, b"halo-person\x00" + person.encode(), hashlib.sha256)
         return base64.urlsafe_b64encode(digest.digest()[:16]).rstrip(b"=").decode()
 
-    def _ended(self, session_id: str) -> bool:
-        seen = self.gate.memory.get(session_id)
-        return seen is not None and seen.refusal is not None and seen.refusal.outcome == "ended"
-
     async def __call__(
         self, scope: Scope, session: Session | None, *, public: bool
     ) -> Session | Gate | None:
@@ -76,11 +69,11 @@ class RequestIdentity:
         if named is None:
             return None if public else Gate(self.source.unnamed)
         if session is not None and session.person == named.person:
-            if not self._ended(session.session_id):
+            if not self.gate.memory.ended(session.session_id):
                 return _with_groups(session, named)
         session_id = self.session_id(named.person)
         known = self._known.get(session_id)
-        if known is not None and not self._ended(session_id):
+        if known is not None and not self.gate.memory.ended(session_id):
             return _with_groups(known, named)
         if public:
             return None
@@ -92,7 +85,8 @@ class RequestIdentity:
         seen = gate.memory.get(session_id)
         session = Session(session_id, named.person, "concurrent", int(now), named.groups)
         if seen is not None and seen.refusal is not None and seen.refusal.outcome != "ended":
-            if now - seen.at < min(REFUSAL_HOLD, gate.decider.refusal_hold):
+            # A refused person is asked about again at most as often as the decider asks.
+            if now - seen.at < gate.decider.refusal_hold:
                 return gate.decider.refused(seen.refusal, seen.at, now, session)
         try:
             async with asyncio.timeout(gate.store_timeout):
