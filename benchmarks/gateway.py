@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere, and uvicorn imports this module
 
 from halo_gate import HaloGate  # noqa: E402
-from halo_gate.demo import start_identity_provider  # noqa: E402
+from halo_gate.cli.demo import start_identity_provider  # noqa: E402
 
 REDIS_URL = os.environ.get("HALO_GATE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 SESSION_SECRET = "benchmark-session-secret"

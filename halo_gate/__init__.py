@@ -1,9 +1,9 @@
 """halo-gate: a licence-enforcing login gateway for ASGI applications."""
 
 from .config import ConfigError, Settings
+from .gateway.entry import HaloGate
+from .gateway.verdict import LicensedUser
 from .licensing import Decision, LicenceEngine, StoreUnavailable, Usage
-from .middleware import HaloGate
-from .verdict import LicensedUser
 
 __all__ = [
     "ConfigError",

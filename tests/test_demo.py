@@ -17,7 +17,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from halo_gate.demo import IdentityProvider, Person, start_identity_provider
+from halo_gate.cli.demo import IdentityProvider, Person, start_identity_provider
 
 REDIRECT_URI = "http://127.0.0.1:9/_halo/callback"
 

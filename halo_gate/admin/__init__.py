@@ -7,14 +7,13 @@ who sent it.
 
 from __future__ import annotations
 
-import asyncio
-
 from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import pages
 from ..config import Settings
 from ..licensing import LicenceEngine, StoreUnavailable
+from ..licensing.guard import StoreGuard
 from .api import AdminAPI
 from .auth import Caller, bad_token, bearer, refuse, token_matches
 from .console import Console
@@ -30,15 +29,15 @@ TOKEN_USER = "api-token"
 class Administration:
     """Everything under the administrators' paths, for one gateway."""
 
-    def __init__(self, engine: LicenceEngine, settings: Settings, *, timeout: float) -> None:
+    def __init__(self, engine: LicenceEngine, settings: Settings, *, guard: StoreGuard) -> None:
         self.settings = settings
         prefix = settings.path_prefix
         self.ops = Operations(engine, settings)
         self.recommender = Recommender(engine, settings)
-        self.api = AdminAPI(self.ops, self.recommender, timeout=timeout)
+        self.api = AdminAPI(self.ops, self.recommender, guard=guard)
         self.metrics = Metrics(engine)
         self.console = Console(self.ops, prefix)
-        self.timeout = timeout
+        self.guard = guard
         self._api_prefix = prefix + "/api/"
         self._console = prefix + "/admin"
         self._metrics = prefix + "/metrics"
@@ -83,16 +82,14 @@ class Administration:
 
     async def _scrape(self) -> Response:
         try:
-            async with asyncio.timeout(self.timeout):
-                return await self.metrics.response()
-        except (StoreUnavailable, TimeoutError, OSError):
+            return await self.guard.call(self.metrics.response)
+        except StoreUnavailable:
             return pages.store_unavailable(False, retry_url="")
 
     async def _console_call(self, request: Request, caller: Caller, by: str) -> Response:
         try:
-            async with asyncio.timeout(self.timeout):
-                return await self.console(request, caller, by)
-        except (StoreUnavailable, TimeoutError, OSError):
+            return await self.guard.call(lambda: self.console(request, caller, by))
+        except StoreUnavailable:
             return pages.store_unavailable(
                 pages.wants_html(request.headers), retry_url=self._console
             )

@@ -4,7 +4,6 @@ the audit log)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -15,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 
 from .. import pages
 from ..licensing import StoreUnavailable
+from ..licensing.guard import StoreGuard
 from ..licensing.pools import as_text
 from .operations import BadRequest, Operations, Refused, page_bounds
 from .recommend import Recommender
@@ -33,10 +33,10 @@ def _error(status: int, code: str, message: str) -> Response:
 class AdminAPI:
     """Answers ``/_halo/api/<resource>[/<item>]`` for a caller already known to be an admin."""
 
-    def __init__(self, ops: Operations, recommender: Recommender, *, timeout: float) -> None:
+    def __init__(self, ops: Operations, recommender: Recommender, *, guard: StoreGuard) -> None:
         self.ops = ops
         self.recommender = recommender
-        self.timeout = timeout
+        self.guard = guard
         self._resources: dict[str, dict[str, Handler]] = {
             "usage": {"GET": self._usage},
             "sessions": {"GET": self._sessions, "DELETE": self._end_session},
@@ -61,14 +61,14 @@ class AdminAPI:
             return _error(405, "method_not_allowed", f"{resource} answers {allowed}.")
         if bool(item) != ((resource, method) in self._with_item):
             return _error(404, "not_found", f"{method} {resource} takes no such path.")
-        # The planner may take longer than a store call; it runs in a thread meanwhile.
-        limit = None if resource == "recommendation" else self.timeout
         try:
-            async with asyncio.timeout(limit):
+            if resource == "recommendation":
+                # The planner may take longer than a store call; it runs in a thread meanwhile.
                 return await handler(request, unquote(item), by)
+            return await self.guard.call(lambda: handler(request, unquote(item), by))
         except BadRequest as error:
             return _error(400, "bad_request", str(error))
-        except (StoreUnavailable, TimeoutError, OSError):
+        except StoreUnavailable:
             return pages.store_unavailable(False, retry_url="")
 
     async def _usage(self, request: Request, item: str, by: str) -> Response:

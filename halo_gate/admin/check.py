@@ -10,9 +10,9 @@ import sys
 import httpx2 as httpx
 
 from ..config import ConfigError, Settings
-from ..installation import engine_for
+from ..config.installation import engine_for
+from ..config.startup import eviction_warning
 from ..licensing import StoreUnavailable
-from ..startup import eviction_warning
 
 TIMEOUT = 5.0
 

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from ..config import ConfigError, Settings
-from ..installation import engine_for
+from ..config.installation import engine_for
 from ..licensing import LicenceEngine, StoreUnavailable
 from ..licensing.records import now
 from .check import run_check

@@ -29,8 +29,8 @@ from joserfc.registry import HeaderParameter
 from starlette.types import ASGIApp, Scope
 
 from ..config import Settings
+from ..config.identity import DEFAULT_ALGORITHMS, PRESETS
 from . import Person, Refused, SourceUnavailable, Unnamed, person_of
-from .settings import DEFAULT_ALGORITHMS, PRESETS
 
 logger = logging.getLogger("halo_gate.identity")
 

@@ -252,3 +252,23 @@ def ended_by_admin(login_url: str) -> HTMLResponse:
         "An administrator ended your session. Sign in again to carry on.",
         [("Sign in again", login_url)],
     )
+
+
+def not_signed_in(html: bool, retry_url: str) -> Response:
+    """A request that names nobody, where the sign-in is the proxy's or the application's."""
+    if not html:
+        body = {"error": "login_required", "login_url": retry_url}
+        return JSONResponse(body, status_code=401, headers=NO_STORE)
+    return message(
+        401,
+        "Not signed in",
+        "This site takes your sign-in from the service in front of it, and none reached it. "
+        "Sign in there, then try again.",
+        [("Try again", retry_url)],
+    )
+
+
+def sign_in(login_url: str) -> HTMLResponse:
+    """Forward auth's 401 for a browser: Traefik and Caddy show it as it is, so it goes on to
+    the sign-in by itself."""
+    return render("sign_in.html", 401, title="Sign in", login_url=login_url)

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from halo_gate.demo import IdentityProvider
+from halo_gate.cli.demo import IdentityProvider
 from tests.gateway.conftest import Browser, Site, person
 
 TOKEN = "an-admin-token-0123456789"

@@ -13,7 +13,7 @@ import pytest
 from playwright.async_api import Browser as Chromium
 from playwright.async_api import Page, async_playwright
 
-from halo_gate.demo import IdentityProvider
+from halo_gate.cli.demo import IdentityProvider
 from tests.gateway.conftest import Browser, Site, person
 
 CHROMIUM = "/usr/bin/chromium"

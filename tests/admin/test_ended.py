@@ -10,7 +10,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from halo_gate.admin.ended import EndedListener
-from halo_gate.demo import IdentityProvider
+from halo_gate.cli.demo import IdentityProvider
 from halo_gate.licensing import LicenceEngine
 from tests.conftest import REDIS_URL, drop_instance, unique_instance
 from tests.gateway.conftest import Browser, Site, person, site_settings

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from halo_gate.demo import IdentityProvider
+from halo_gate.cli.demo import IdentityProvider
 from tests.gateway.conftest import person, site_settings
 
 TOKEN = "a-metrics-token-0123456789"

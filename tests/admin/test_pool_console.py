@@ -7,7 +7,7 @@ from typing import Any
 
 from playwright.async_api import Browser as Chromium
 
-from halo_gate.demo import IdentityProvider
+from halo_gate.cli.demo import IdentityProvider
 from tests.gateway.conftest import person
 
 from .test_api import call

@@ -12,7 +12,7 @@ import pytest
 import redis
 from starlette.testclient import TestClient
 
-from halo_gate.demo import IdentityProvider, Person, start_identity_provider
+from halo_gate.cli.demo import IdentityProvider, Person, start_identity_provider
 from tests.conftest import REDIS_URL, unique_instance
 
 NAMED = Person("alice@example.com", "Alice", ("agents",))

@@ -1,7 +1,7 @@
 """Forward auth end to end: Debian's nginx with the shipped config in front of a small app.
 
 The test fills in ``examples/forward-auth/nginx.conf`` and starts nginx on a port of its own
-with a temporary prefix; the gateway is ``halo_gate.forward`` under uvicorn, the sign-in the
+with a temporary prefix; the gateway is ``halo_gate.gateway.forward`` under uvicorn, the sign-in the
 real identity provider.
 """
 
@@ -25,12 +25,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from halo_gate.demo import IdentityProvider
-from halo_gate.forward import create_app
+from halo_gate.cli.demo import IdentityProvider
+from halo_gate.cli.serve import create_app
 from halo_gate.licensing import LicenceEngine
 from halo_gate.session import Session
 from tests.conftest import REDIS_URL, drop_instance, unique_instance
 from tests.gateway.conftest import SECRET, Server, Site, free_port, person
+from tests.support import gate_of
 
 CONFIG = Path(__file__).resolve().parents[2] / "examples" / "forward-auth" / "nginx.conf"
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
@@ -135,14 +136,14 @@ async def site(idp: IdentityProvider, app_server: Server) -> AsyncIterator[Proxi
     gate_server.start()
     nginx = Nginx(f"127.0.0.1:{gate_server.port}", f"127.0.0.1:{app_server.port}")
     client = Redis.from_url(REDIS_URL)
-    engine = LicenceEngine(client, instance=service.gate.settings.instance)
-    proxied = ProxiedSite(gate_server, service.gate, engine, idp, proxy_url=nginx.url)
+    engine = LicenceEngine(client, instance=gate_of(service).settings.instance)
+    proxied = ProxiedSite(gate_server, gate_of(service), engine, idp, proxy_url=nginx.url)
     yield proxied
     for browser in proxied.browsers:
         await browser.client.aclose()
     nginx.stop()
     gate_server.stop()
-    await drop_instance(client, service.gate.settings.instance)
+    await drop_instance(client, gate_of(service).settings.instance)
     await client.aclose()
     await asyncio.sleep(0)
 

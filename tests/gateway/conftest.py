@@ -28,7 +28,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from halo_gate import HaloGate
-from halo_gate.demo import IdentityProvider, start_identity_provider
+from halo_gate.cli.demo import IdentityProvider, start_identity_provider
 from halo_gate.licensing import LicenceEngine
 from tests.conftest import REDIS_URL, drop_instance, unique_instance
 

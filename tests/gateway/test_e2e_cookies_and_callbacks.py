@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, quote
 import httpx
 import pytest
 
-from halo_gate.demo import IdentityProvider
+from halo_gate.cli.demo import IdentityProvider
 from halo_gate.session import Session, SessionCodec, new_session_id
 from tests.gateway.conftest import Server, Site, person, site_settings
 

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from halo_gate import HaloGate
-from halo_gate.demo import IdentityProvider
+from halo_gate.cli.demo import IdentityProvider
 from tests.gateway.conftest import Server, make_app, person, site_settings
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from halo_gate.demo import IdentityProvider
+from halo_gate.cli.demo import IdentityProvider
 from tests.gateway.conftest import SECRET, person
 
 

@@ -13,7 +13,7 @@ from urllib.parse import urljoin
 from starlette.types import Message
 
 from halo_gate import HaloGate
-from halo_gate.demo import IdentityProvider
+from halo_gate.cli.demo import IdentityProvider
 
 from .conftest import Server, make_app, person, site_settings
 

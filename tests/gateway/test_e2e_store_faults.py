@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from halo_gate.demo import IdentityProvider
+from halo_gate.cli.demo import IdentityProvider
 from tests.conftest import drop_instance
 from tests.resilience.proxy import StallingProxy, stalling_proxy
 
@@ -33,7 +33,7 @@ def proxy() -> Iterator[StallingProxy]:
 
 async def stalled_site(site_factory: Any, proxy: StallingProxy, **overrides: Any) -> Site:
     site: Site = await site_factory(redis_url=proxy.url, **overrides)
-    site.gate.store_timeout = TIMEOUT
+    site.gate.core.guard.timeout = TIMEOUT
     site.gate.breaker.cooldown = COOLDOWN
     return site
 

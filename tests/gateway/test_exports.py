@@ -20,5 +20,5 @@ def test_all_is_sorted_and_complete() -> None:
 def test_the_middleware_is_importable_from_the_top() -> None:
     from halo_gate import HaloGate, LicensedUser
 
-    assert HaloGate.__module__ == "halo_gate.middleware"
-    assert LicensedUser.__module__ == "halo_gate.verdict"
+    assert HaloGate.__module__ == "halo_gate.gateway.entry"
+    assert LicensedUser.__module__ == "halo_gate.gateway.verdict"

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from halo_gate import HaloGate
-from halo_gate.cookies import CACHE_BUDGET, CookieReader
+from halo_gate.session.cookies import CACHE_BUDGET, CookieReader
 from tests.gateway.conftest import NO_IDP, SECRET, uvicorn_process
 
 # Requests in the burst, each with a different Cookie header of HEADER_BYTES.
@@ -140,5 +140,5 @@ def test_arbitrary_requests_never_fail_and_never_admit(
     status = asyncio.run(_call(method, prefix + path, query, headers))
     assert status != 500, status
     assert not any(_seen), "the app saw an authenticated user without a valid session"
-    assert _gate.cookies.cached_bytes <= CACHE_BUDGET
+    assert _gate.core.cookies.cached_bytes <= CACHE_BUDGET
     assert len(_gate.memory) == 0

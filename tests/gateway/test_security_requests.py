@@ -13,7 +13,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from halo_gate import ConfigError, HaloGate
-from halo_gate.demo import IdentityProvider
+from halo_gate.cli.demo import IdentityProvider
 from halo_gate.session import Session, new_session_id
 from tests.gateway.conftest import SECRET, Site, make_app, person
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from halo_gate.demo import IdentityProvider
+from halo_gate.cli.demo import IdentityProvider
 from tests.gateway.conftest import Site, person, site_settings
 
 JSON = {"accept": "application/json"}

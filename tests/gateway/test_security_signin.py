@@ -10,7 +10,7 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 
-from halo_gate.demo import IdentityProvider
+from halo_gate.cli.demo import IdentityProvider
 from tests.gateway.conftest import Server, Site, site_settings
 from tests.gateway.rogue_idp import CLIENT_ID, CLIENT_SECRET, RogueProvider
 
@@ -37,7 +37,7 @@ async def rogue_callback(site: Site, client: httpx.AsyncClient) -> tuple[str, st
     """Start a sign-in at ``site`` and follow the rogue IdP; the callback URL and the login
     transaction cookie that goes with it."""
     start = await client.get(urljoin(site.url, "/_halo/login?next=/whoami"))
-    transaction = start.cookies[site.gate.transaction_cookie]
+    transaction = start.cookies[site.gate.routes.transaction_cookie]
     authorize = await client.get(start.headers["location"])
     return authorize.headers["location"], transaction
 

@@ -12,7 +12,7 @@ from typing import Any
 from playwright.async_api import Browser as Chromium
 from playwright.async_api import Page
 
-from halo_gate.demo import IdentityProvider
+from halo_gate.cli.demo import IdentityProvider
 from tests.admin.test_console import ARTEFACTS, chromium, wait_for  # noqa: F401 (a fixture)
 from tests.gateway.conftest import Browser, person
 

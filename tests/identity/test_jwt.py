@@ -206,7 +206,7 @@ async def test_an_unreachable_key_endpoint_answers_503_not_a_login(gateway: Any)
 def test_presets_set_the_header_and_algorithms_and_bad_settings_stop_startup() -> None:
     base = {"secret_key": SECRET, "identity": "jwt", "jwt_jwks_url": "https://x/jwks"}
     gate = HaloGate(shower(), **base, jwt_audience="a", jwt_preset="cloudflare-access")
-    source: Any = gate.asked.source if gate.asked else None
+    source: Any = gate.identify.source
     assert source._header == b"cf-access-jwt-assertion"
     assert source.algorithms == ["RS256"]
     with pytest.raises(ConfigError, match="HALO_GATE_JWT_AUDIENCE is required"):

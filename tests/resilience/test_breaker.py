@@ -3,7 +3,7 @@ in tests/gateway/test_e2e_store_faults.py)."""
 
 from __future__ import annotations
 
-from halo_gate.breaker import CircuitBreaker
+from halo_gate.licensing.breaker import CircuitBreaker
 
 
 def test_after_a_failure_requests_are_answered_at_once_until_one_probe_may_try() -> None:

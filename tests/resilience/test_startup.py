@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 
 from halo_gate import HaloGate
 from halo_gate.config import Settings
-from halo_gate.startup import eviction_warning, unknown_variables
+from halo_gate.config.startup import eviction_warning, unknown_variables
 
 from .servers import servers
 

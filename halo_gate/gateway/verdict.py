@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Literal
 
 from starlette.authentication import BaseUser
 
-from .licensing import Decision, LicenceType, StoreUnavailable
-from .session import Session
-
-# The engine turns Redis errors into StoreUnavailable; a socket error or timeout that slips past
-# it is the same event for a request.
-STORE_ERRORS = (StoreUnavailable, OSError, asyncio.TimeoutError)
+from ..licensing import Decision, LicenceType
+from ..session import Session
 
 # What a worker remembers of a session it saw end (signed out, ended by an administrator).
 ENDED = Decision("ended", None, 0, 0, 0, 0)
@@ -56,7 +51,8 @@ class LicensedUser(BaseUser):
 
 
 # "anonymous": handed to the application untouched; "unidentified" and "bad_identity": the
-# request names nobody, or a person who cannot be believed (see ``halo_gate.identity``).
+# request names nobody, or a person who cannot be believed (see ``halo_gate.identity``);
+# "bad_path": a path that reads as a host (``//evil.test/``), refused in every mode.
 Verdict = Literal[
     "pass",
     "login",
@@ -66,6 +62,7 @@ Verdict = Literal[
     "anonymous",
     "unidentified",
     "bad_identity",
+    "bad_path",
 ]
 
 
@@ -78,3 +75,18 @@ class Gate:
     cookie: str | None = None  # a new cookie value; "" clears the cookie
     decision: Decision | None = None
     verified: bool = True
+
+    @property
+    def reason(self) -> str:
+        """Why the request was refused, as the JSON ``error`` and ``X-Halo-Reason`` say it."""
+        if self.decision is not None and self.verdict in ("pool_full", "no_licence"):
+            return "no_licence" if self.verdict == "no_licence" else self.decision.outcome
+        return _REASONS.get(self.verdict, self.verdict)
+
+
+_REASONS = {
+    "login": "login_required",
+    "unidentified": "login_required",
+    "anonymous": "login_required",
+    "store_down": "store_unavailable",
+}

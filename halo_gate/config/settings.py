@@ -18,12 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from starlette.datastructures import Secret
 
-from . import config_parsers as parse
-from . import pool_settings
-from .config_parsers import ASYMMETRIC_ALGORITHMS, OnStoreError
-from .config_parsers import ConfigError as ConfigError  # re-exported: the error of Settings.load
-from .identity import settings as identity_parsers
-from .licensing.engine import (
+from ..licensing.engine import (
     DEFAULT_AUDIT_MAXLEN,
     DEFAULT_HISTORY_DAYS,
     DEFAULT_IDLE_TIMEOUT,
@@ -34,13 +29,19 @@ from .licensing.engine import (
     DEFAULT_SESSION_MAX_AGE,
     queue_poll,
 )
-from .licensing.pools import Rules
+from ..licensing.pools import Rules, as_text
+from . import identity as identity_parsers
+from . import parsers as parse
+from . import pools as pool_settings
+from .parsers import ASYMMETRIC_ALGORITHMS, OnStoreError
+from .parsers import ConfigError as ConfigError  # re-exported: the error of Settings.load
 from .startup import warn_unknown_variables
 
 PREFIX = "HALO_GATE_"
 
 IdentitySource = Literal["oidc", "header", "jwt", "app"]
 JWTPreset = Literal["pomerium", "cloudflare-access", "google-iap", "aws-alb"]
+AuthProxy = Literal["nginx", "caddy", "traefik"]
 
 DEFAULT_OIDC_SCOPES = "openid email profile"
 DEFAULT_INSTANCE = "default"
@@ -129,6 +130,9 @@ class Settings:
     jwt_algorithms: tuple[str, ...] = ()  # empty: the preset's, else ES256,RS256
     jwt_preset: JWTPreset | None = None
     logout_url: str | None = None
+    # Forward auth (``halo-gate serve``): the proxy in front, whose headers alone say what the
+    # original request was (see ``halo_gate.gateway.forward``).
+    auth_proxy: AuthProxy = "nginx"
 
     def __repr__(self) -> str:
         shown = []
@@ -190,8 +194,8 @@ class Settings:
                 f"{PREFIX}NAMED_USERS lists {len(self.named_users)} people but "
                 f"{PREFIX}NAMED_SEATS has value '{self.named_seats}'."
             )
-        identity_parsers.check(self)
-        pool_settings.check(self)
+        _check_identity(self)
+        _check_pools(self)
 
     @property
     def queue_poll(self) -> int:
@@ -202,6 +206,51 @@ class Settings:
     def signing_keys(self) -> list[str]:
         """The cookie keys, the signing key first."""
         return [str(key) for key in self.secret_key]
+
+
+def _check_identity(settings: Settings) -> None:
+    """The rules between settings that each source needs; called when settings are loaded."""
+    if settings.identity == "header" and not settings.trusted_proxies:
+        raise ConfigError(
+            f"{PREFIX}TRUSTED_PROXIES is required with {PREFIX}IDENTITY=header: name the "
+            "addresses of the proxies allowed to set the identity headers."
+        )
+    if settings.identity == "header":
+        user, groups = settings.user_header.lower(), settings.groups_header.lower()
+        if user == groups:
+            raise ConfigError(
+                f"{PREFIX}USER_HEADER and {PREFIX}GROUPS_HEADER name the same header."
+            )
+    if settings.identity == "jwt":
+        if settings.jwt_jwks_url is None:
+            raise ConfigError(f"{PREFIX}JWT_JWKS_URL is required with {PREFIX}IDENTITY=jwt.")
+        if not settings.jwt_audience:
+            raise ConfigError(f"{PREFIX}JWT_AUDIENCE is required with {PREFIX}IDENTITY=jwt.")
+        if settings.jwt_header is None and settings.jwt_preset is None:
+            raise ConfigError(
+                f"{PREFIX}JWT_HEADER or {PREFIX}JWT_PRESET is required with {PREFIX}IDENTITY=jwt."
+            )
+
+
+def _check_pools(settings: Settings) -> None:
+    """Reservations that fit the pool, none above its group's cap."""
+    reserve, caps = (
+        as_text(settings.pool_reserve),
+        as_text(settings.pool_cap),
+    )
+    total = sum(slots for _, slots in settings.pool_reserve)
+    if total > settings.concurrent_seats:
+        raise ConfigError(
+            f"{PREFIX}POOL_RESERVE has value '{reserve}'. Its reservations add up to {total} "
+            f"slots, more than {PREFIX}CONCURRENT_SEATS ('{settings.concurrent_seats}')."
+        )
+    cap = dict(settings.pool_cap)
+    for group, slots in settings.pool_reserve:
+        if group in cap and slots > cap[group]:
+            raise ConfigError(
+                f"{PREFIX}POOL_RESERVE has value '{reserve}'. It keeps {slots} slots for "
+                f"'{group}', above that group's cap in {PREFIX}POOL_CAP ('{caps}')."
+            )
 
 
 # The parser of each setting (one not listed is non-empty text).
@@ -261,4 +310,5 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "jwt_algorithms": identity_parsers.algorithms,
     "jwt_preset": identity_parsers.preset,
     "logout_url": identity_parsers.logout_url,
+    "auth_proxy": identity_parsers.auth_proxy,
 }

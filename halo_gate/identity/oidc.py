@@ -17,9 +17,9 @@ from authlib.integrations.base_client import OAuthError
 from authlib.integrations.starlette_client import OAuth
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from .config import Settings
+from ..config import Settings
 
-logger = logging.getLogger("halo_gate.oidc")
+logger = logging.getLogger("halo_gate.identity.oidc")
 
 # A login that takes longer than this at the IdP starts again.
 TRANSACTION_MAX_AGE = 600

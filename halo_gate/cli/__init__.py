@@ -8,8 +8,8 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from . import extras
-from .admin.commands import add_commands as add_admin_commands
+from .. import extras
+from ..admin.commands import add_commands as add_admin_commands
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo_command(sub)
     add_serve_command(sub)
     if extras.missing("planner", "plan") is None:
-        from .planner.commands import add_commands as add_planner_commands
+        from ..planner.commands import add_commands as add_planner_commands
 
         add_planner_commands(sub)
     else:
@@ -62,7 +62,7 @@ def run_serve(args: argparse.Namespace) -> int:
         return 2
     import uvicorn
 
-    from .config import ConfigError, Settings
+    from ..config import ConfigError, Settings
 
     try:
         Settings.load()  # a bad setting is one sentence here, not a traceback per worker
@@ -73,7 +73,7 @@ def run_serve(args: argparse.Namespace) -> int:
         print("halo-gate serve: --workers must be at least 1.", file=sys.stderr)
         return 2
     uvicorn.run(
-        "halo_gate.forward:create_app",
+        "halo_gate.cli.serve:create_app",
         factory=True,
         host=args.host,
         port=args.port,
@@ -106,7 +106,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         # and keep Python from reporting the pipe again when it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

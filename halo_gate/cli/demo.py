@@ -54,7 +54,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
-from .middleware import HaloGate
+from ..gateway.entry import HaloGate
 
 LOCALHOST = "127.0.0.1"
 DEMO_CLIENT_ID = "halo-gate-demo"

@@ -12,7 +12,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from .licensing import Store
+from ..licensing import Store
 
 logger = logging.getLogger("halo_gate")
 

@@ -1,4 +1,4 @@
-"""The signed session cookie, and the per-worker memory of recent heartbeats.
+"""The signed session cookie.
 
 The cookie holds the session id, the person, the licence type, the time of the last heartbeat
 and the person's groups (claims from the IdP, needed on every request without a store call) —
@@ -10,14 +10,13 @@ timeout) refuses a cookie whose session has idled out.
 from __future__ import annotations
 
 import secrets
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
-from .licensing import Decision, LicenceType
+from ..licensing import LicenceType
 
 # A cookie above this size may be dropped by browsers (4 KB limit shared with other cookies);
 # groups are trimmed to stay under it.
@@ -124,47 +123,3 @@ class SessionCodec:
             return None
         self._remember(value, session, signed_at)
         return session
-
-
-@dataclass(frozen=True, slots=True)
-class Seen:
-    """What this worker last learnt about a session: its last heartbeat, whether it was
-    refused, and when a passive request last checked that it was not ended."""
-
-    at: float
-    refusal: Decision | None = None
-    checked: float = 0.0
-
-
-class HeartbeatMemory:
-    """Per-worker: the last heartbeat (or refusal) of each session seen here.
-
-    A client that never stores the refreshed cookie keeps sending an old heartbeat time; this
-    memory keeps such a client to one store round trip per interval per worker, and a refused
-    or ended session from being let through on its old cookie. It is bounded (least recently
-    used entries go first); forgetting an entry costs at most one extra heartbeat.
-    """
-
-    def __init__(self, capacity: int = 100_000) -> None:
-        self._seen: OrderedDict[str, Seen] = OrderedDict()
-        self._capacity = capacity
-
-    def get(self, session_id: str) -> Seen | None:
-        return self._seen.get(session_id)
-
-    def ended(self, session_id: str) -> bool:
-        """Whether this worker saw the session end (signed out, ended by an administrator)."""
-        seen = self._seen.get(session_id)
-        return seen is not None and seen.refusal is not None and seen.refusal.outcome == "ended"
-
-    def put(self, session_id: str, seen: Seen | None) -> None:
-        if seen is None:
-            self._seen.pop(session_id, None)
-            return
-        self._seen[session_id] = seen
-        self._seen.move_to_end(session_id)
-        if len(self._seen) > self._capacity:
-            self._seen.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._seen)

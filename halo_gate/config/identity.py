@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..config_parsers import ConfigError
-
-if TYPE_CHECKING:
-    from ..config import Settings
+from .parsers import ConfigError
 
 PREFIX = "HALO_GATE_"
 SOURCES = ("oidc", "header", "jwt", "app")
@@ -59,6 +56,16 @@ def source(variable: str, raw: Any) -> str:
     value = _text(variable, raw).lower()
     if value not in SOURCES:
         raise _fail(variable, raw, "Not one of 'oidc', 'header', 'jwt' or 'app'.")
+    return value
+
+
+AUTH_PROXIES = ("nginx", "caddy", "traefik")
+
+
+def auth_proxy(variable: str, raw: Any) -> str:
+    value = _text(variable, raw).lower()
+    if value not in AUTH_PROXIES:
+        raise _fail(variable, raw, "Not one of " + ", ".join(map(repr, AUTH_PROXIES)) + ".")
     return value
 
 
@@ -112,27 +119,3 @@ def logout_url(variable: str, raw: Any) -> str | None:
     if not value.startswith(("/", "http://", "https://")) or value.startswith("//"):
         raise _fail(variable, raw, "Not a path or an http:// or https:// URL.")
     return value
-
-
-def check(settings: Settings) -> None:
-    """The rules between settings that each source needs; called when settings are loaded."""
-    if settings.identity == "header" and not settings.trusted_proxies:
-        raise ConfigError(
-            f"{PREFIX}TRUSTED_PROXIES is required with {PREFIX}IDENTITY=header: name the "
-            "addresses of the proxies allowed to set the identity headers."
-        )
-    if settings.identity == "header":
-        user, groups = settings.user_header.lower(), settings.groups_header.lower()
-        if user == groups:
-            raise ConfigError(
-                f"{PREFIX}USER_HEADER and {PREFIX}GROUPS_HEADER name the same header."
-            )
-    if settings.identity == "jwt":
-        if settings.jwt_jwks_url is None:
-            raise ConfigError(f"{PREFIX}JWT_JWKS_URL is required with {PREFIX}IDENTITY=jwt.")
-        if not settings.jwt_audience:
-            raise ConfigError(f"{PREFIX}JWT_AUDIENCE is required with {PREFIX}IDENTITY=jwt.")
-        if settings.jwt_header is None and settings.jwt_preset is None:
-            raise ConfigError(
-                f"{PREFIX}JWT_HEADER or {PREFIX}JWT_PRESET is required with {PREFIX}IDENTITY=jwt."
-            )

@@ -12,10 +12,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .abandoned import AbandonedSessions
 
 logger = logging.getLogger("halo_gate")
 
@@ -70,23 +66,3 @@ class CircuitBreaker:
             )
         self._open_until = self.clock() + self.cooldown
         self._probe_until = 0.0
-
-
-def fault_counters(
-    breaker: CircuitBreaker, abandoned: AbandonedSessions
-) -> dict[str, tuple[str, Callable[[], int]]]:
-    """The per-worker counters of store faults, for ``/_halo/metrics``."""
-    return {
-        "store_breaker_trips": (
-            "Times this worker's circuit breaker opened after a store failure.",
-            lambda: breaker.trips,
-        ),
-        "store_short_circuited": (
-            "Requests this worker answered without the store while its breaker was open.",
-            lambda: breaker.short_circuited,
-        ),
-        "abandoned_sessions_released": (
-            "Sessions whose admission timed out at sign-in, released in the background.",
-            lambda: abandoned.released,
-        ),
-    }

@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from .licensing import LicenceEngine
-from .verdict import STORE_ERRORS
+from .engine import LicenceEngine, StoreUnavailable
+from .guard import StoreGuard
 
 logger = logging.getLogger("halo_gate")
 
@@ -23,27 +23,30 @@ PAUSE = 1.0
 
 
 class AbandonedSessions:
-    def __init__(self, engine: LicenceEngine) -> None:
+    def __init__(self, engine: LicenceEngine, guard: StoreGuard) -> None:
         self.engine = engine
+        self.guard = guard
         self._tasks: set[asyncio.Task[None]] = set()
         # Counted for metrics.
         self.released = 0
         self.given_up = 0
 
-    def release(self, person: str, session_id: str, *, timeout: float) -> None:
+    def release(self, person: str, session_id: str) -> None:
         """Release ``session_id`` in the background; returns at once."""
-        task = asyncio.create_task(self._release(person, session_id, timeout))
+        task = asyncio.create_task(self._release(person, session_id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _release(self, person: str, session_id: str, timeout: float) -> None:
+    async def _release(self, person: str, session_id: str) -> None:
         for attempt in range(ATTEMPTS):
             if attempt:
                 await asyncio.sleep(PAUSE)
             try:
-                async with asyncio.timeout(timeout):
-                    await self.engine.release(person, session_id, abandoned=True)
-            except STORE_ERRORS:
+                # Not refused by an open breaker: these attempts are what finds the store again.
+                await self.guard.call(
+                    lambda: self.engine.release(person, session_id, abandoned=True), gated=False
+                )
+            except StoreUnavailable:
                 continue
             self.released += 1
             return
