@@ -53,9 +53,9 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
+    # Reached after the gateway's sign-out released the licence (HALO_GATE_LOGOUT_URL).
     request.session.clear()
-    # Releases the licence too, then comes back to the login form (HALO_GATE_LOGOUT_URL).
-    return RedirectResponse("/_halo/logout", status_code=303)
+    return RedirectResponse("/login", status_code=303)
 
 
 @requires("authenticated", redirect="login")
@@ -65,7 +65,7 @@ async def home(request: Request) -> HTMLResponse:
     kind = "a named seat" if licensed.licence == "named" else "a concurrent slot"
     return HTMLResponse(
         f"<!doctype html><title>Home</title><h1>Hello, {escape(request.user.display_name)}</h1>"
-        f"<p>You hold {kind}.</p><p><a href=/logout>Sign out</a></p>"
+        f"<p>You hold {kind}.</p><p><a href=/_halo/logout>Sign out</a></p>"
     )
 
 
@@ -76,7 +76,9 @@ application = Starlette(
         Route("/logout", logout),
     ]
 )
-licensed = HaloGate(application, identity="app", logout_url="/login")
+# /logout is public: it runs after the licence was released, while the app still names the
+# person, and must not take a licence again.
+licensed = HaloGate(application, identity="app", logout_url="/logout", public_paths="/logout")
 app = SessionMiddleware(
     AuthenticationMiddleware(licensed, backend=SessionLogin()),
     secret_key="change-me: the app's own session key",

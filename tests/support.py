@@ -2,11 +2,37 @@
 
 from __future__ import annotations
 
+import re
+
+import httpx
+
 from halo_gate import HaloGate
 from halo_gate.gateway.forward import ForwardAuth
+
+HTML = {"accept": "text/html"}
 
 
 def gate_of(app: ForwardAuth) -> HaloGate:
     """The gateway a forward-auth service hands its other requests to."""
     assert isinstance(app.app, HaloGate)
     return app.app
+
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+async def sign_out(
+    client: httpx.AsyncClient, base_url: str, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    """Signs out as a person would: the sign-out page, then its form posted from the site."""
+    page = await client.get(base_url + "/_halo/logout", headers={**(headers or {}), **HTML})
+    found = CSRF_FIELD.search(page.text)
+    token = found.group(1) if found else ""
+    posted = {
+        **(headers or {}),
+        "origin": base_url,
+        "content-type": "application/x-www-form-urlencoded",
+    }
+    return await client.post(
+        base_url + "/_halo/logout", content=f"csrf_token={token}", headers=posted
+    )

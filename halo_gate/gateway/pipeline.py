@@ -47,7 +47,11 @@ class Pipeline:
             return await self._public(who)
         if who is None:
             return Gate("login" if self._identify.source is None else self._identify.unnamed)
-        return await self._decider.decide(who, passive=path in self.passive)
+        gate = await self._decider.decide(who, passive=path in self.passive)
+        if gate.verdict == "login" and self._identify.source is not None:
+            # The session ended, but the source still names the person: admitted afresh.
+            return await self._admit(Person(who.person, who.groups))
+        return gate
 
     async def _admit(self, named: Person) -> Gate:
         gate = await self._decider.admit_named(named, self._identify.session_id(named.person))

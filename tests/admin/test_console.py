@@ -101,6 +101,7 @@ async def chromium() -> Any:
         await browser.close()
 
 
+@pytest.mark.slow
 async def test_the_console_lives_in_a_real_browser(
     site_factory: Any, idp: IdentityProvider, chromium: Chromium
 ) -> None:

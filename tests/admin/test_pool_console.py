@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from playwright.async_api import Browser as Chromium
 
 from halo_gate.cli.demo import IdentityProvider
@@ -87,6 +88,7 @@ async def test_console_form_changes_and_removes_the_pool_rules(
     assert (await site.engine.pools()).cap == ()
 
 
+@pytest.mark.slow
 async def test_the_console_shows_and_saves_the_pool_rules_in_a_browser(
     site_factory: Any, idp: IdentityProvider, chromium: Chromium
 ) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx2
 import pytest
 from starlette.testclient import TestClient
@@ -34,7 +36,15 @@ def test_own_login_then_a_licence_and_sign_out_frees_it(
         bob = httpx2.Cookies(browser.cookies)
 
         browser.cookies = ann
-        out = browser.get("/logout", follow_redirects=True)
+        form = browser.get("/_halo/logout", headers={"accept": "text/html"})
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token is not None
+        out = browser.post(
+            "/_halo/logout",
+            data={"csrf_token": token.group(1)},
+            headers={"origin": str(browser.base_url).rstrip("/")},
+            follow_redirects=True,
+        )
         assert out.url.path == "/login"
 
         browser.cookies = bob

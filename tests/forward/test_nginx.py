@@ -33,6 +33,8 @@ from tests.conftest import REDIS_URL, drop_instance, unique_instance
 from tests.gateway.conftest import SECRET, Server, Site, free_port, person
 from tests.support import gate_of
 
+pytestmark = pytest.mark.slow
+
 CONFIG = Path(__file__).resolve().parents[2] / "examples" / "forward-auth" / "nginx.conf"
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
 

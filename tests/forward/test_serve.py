@@ -8,9 +8,12 @@ import sys
 import time
 
 import httpx
+import pytest
 
 from tests.conftest import REDIS_URL, unique_instance
 from tests.gateway.conftest import SECRET, free_port
+
+pytestmark = pytest.mark.slow
 
 ENV = {
     "HALO_GATE_SECRET_KEY": SECRET,

@@ -111,7 +111,7 @@ async def test_a_callback_replayed_to_another_worker_is_refused(
         callback, transaction = await rogue_callback(first, client)
         assert (await client.get(callback)).status_code == 302
     replay = callback.replace(first.url, second.url)
-    cookie = {"cookie": f"{first.gate.transaction_cookie}={transaction}"}
+    cookie = {"cookie": f"{first.gate.routes.transaction_cookie}={transaction}"}
     async with httpx.AsyncClient(headers={"accept": "text/html", **cookie}) as client:
         response = await client.get(replay)
     assert response.status_code == 400

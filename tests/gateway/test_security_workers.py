@@ -17,6 +17,8 @@ from halo_gate.session import Session, SessionCodec, new_session_id
 from tests.conftest import REDIS_URL, drop_instance, unique_instance
 from tests.gateway.conftest import NO_IDP, SECRET, uvicorn_process
 
+pytestmark = pytest.mark.slow
+
 INTERVAL = 1
 
 

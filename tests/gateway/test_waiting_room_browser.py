@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from playwright.async_api import Browser as Chromium
 from playwright.async_api import Page
 
 from halo_gate.cli.demo import IdentityProvider
 from tests.admin.test_console import ARTEFACTS, chromium, wait_for  # noqa: F401 (a fixture)
 from tests.gateway.conftest import Browser, person
+
+pytestmark = pytest.mark.slow
 
 JSON = {"accept": "application/json"}
 

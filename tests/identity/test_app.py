@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Scope
 from halo_gate import LicensedUser
 from halo_gate.identity import Person
 from tests.identity.conftest import shower
+from tests.support import sign_out
 
 HTML = {"accept": "text/html"}
 
@@ -115,7 +116,7 @@ async def test_the_own_login_form_works_and_a_signed_in_person_needs_a_licence(
         assert full.status_code == 503
         assert "The one concurrent licence is in use" in full.text  # a place in line
 
-        out = await ann.get(site.url + "/_halo/logout")
+        out = await sign_out(ann, site.url)
         assert out.status_code == 303
         assert (await site.engine.usage()).in_use == 0
         site.shift_clock(6)  # past the hold on bob's refusal

@@ -17,6 +17,8 @@ from halo_gate.licensing import LicenceEngine, Store, connect
 
 from ..conftest import drop_instance, unique_instance
 
+pytestmark = pytest.mark.slow
+
 CLUSTER_PORTS = (7100, 7101, 7102)
 
 

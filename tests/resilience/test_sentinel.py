@@ -24,7 +24,7 @@ from ..conftest import unique_instance
 from . import sentinel
 from .servers import servers
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
 TASKS = int(os.environ.get("HALO_GATE_FAILOVER_TASKS", "24"))
 SLOTS = 5
