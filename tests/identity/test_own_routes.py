@@ -18,22 +18,16 @@ from joserfc.jwk import ECKey
 from halo_gate import HaloGate
 from tests.gateway.conftest import make_app
 from tests.identity.conftest import Gateway
-from tests.identity.test_jwt import AUDIENCE, HEADER, ISSUER, KeyServer, sign
+from tests.identity.test_jwt import AUDIENCE, HEADER, ISSUER, KeyServer, keys, sign
 from tests.resilience.proxy import StallingProxy, stalling_proxy
 
 pytestmark = pytest.mark.redis
 
+__all__ = ["keys"]  # the JWKS server fixture, shared with the jwt tests
+
 ADMIN = "boss@example.com"
 HTML = {"accept": "text/html"}
 JSON = {"accept": "application/json"}
-
-
-@pytest.fixture
-def keys() -> Iterator[KeyServer]:
-    server = KeyServer()
-    server.server.start()
-    yield server
-    server.server.stop()
 
 
 class Source:
