@@ -29,7 +29,7 @@ from .answer import WS_POLICY_VIOLATION, Answerer, hand_on
 from .core import build_core
 from .decide import Decider
 from .identify import Identifier
-from .paths import PathPrefixes, is_host_like
+from .paths import HOST_LIKE, PathPrefixes
 from .pipeline import Pipeline
 from .routes import OwnRoutes
 from .verdict import ENDED
@@ -119,7 +119,7 @@ class HaloGate:
             self._cookie_only
             and session is not None
             and path not in self._public
-            and not is_host_like(path)
+            and not path.startswith(HOST_LIKE)
             and self._between_heartbeats(session, passive=path in self._passive)
         ):
             # The common case, kept free of store calls and of any await before the app's.

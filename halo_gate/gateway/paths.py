@@ -44,9 +44,13 @@ def has_unsafe_segment(path: str) -> bool:
     return False
 
 
+# The starts of a path that a browser or a proxy could read as naming a host (``//evil.test``).
+HOST_LIKE = ("//", "/\\")
+
+
 def is_host_like(path: str) -> bool:
     """A request path a browser or a proxy could read as naming a host (``//evil.test/x``)."""
-    return path.startswith(("//", "/\\"))
+    return path.startswith(HOST_LIKE)
 
 
 def local_path(value: str | None) -> str:
