@@ -172,3 +172,28 @@ async def test_the_console_lives_in_a_real_browser(
     assert navigations == [site.url + "/_halo/admin"]  # every change came without a reload
     assert requested and all(url.startswith(site.url + "/_halo/") for url in requested), requested
     await context.close()
+
+
+async def test_no_answer_of_the_console_api_or_own_routes_may_be_framed(
+    site_factory: Any, idp: IdentityProvider
+) -> None:
+    site = await site_factory(admins="root@example.com", concurrent_seats=3)
+    root = await signed_in(site, "root@example.com")
+    token = await csrf(root)
+    posted = await root.client.post(
+        site.url + "/_halo/admin/capacity",
+        data={"csrf_token": token, "concurrent_seats": "4"},
+        headers={"origin": site.url},
+    )
+    answers = {
+        "console": await root.get("/_halo/admin"),
+        "console action": posted,
+        "api": await root.get("/_halo/api/usage", headers=JSON),
+        "metrics": await root.get("/_halo/metrics"),
+        "me": await root.get("/_halo/me", headers=JSON),
+        "sign-out page": await root.get("/_halo/logout"),
+    }
+    for name, answer in answers.items():
+        assert answer.status_code in (200, 303), (name, answer.status_code)
+        assert answer.headers.get("x-frame-options") == "DENY", name
+        assert "frame-ancestors 'none'" in answer.headers.get("content-security-policy", ""), name
