@@ -70,11 +70,36 @@ async def test_console_forms_need_the_token_and_our_origin(
     bad = await root.client.post(
         url, data={"csrf_token": token, "concurrent_seats": "many"}, headers={"origin": site.url}
     )
-    assert bad.status_code == 303 and "message=" in bad.headers["location"]
+    assert bad.status_code == 303
+    assert bad.headers["location"] == "/_halo/admin?outcome=bad_capacity"
     shown = await root.get(bad.headers["location"])
-    assert "concurrent_seats has value &#39;many&#39;" in shown.text
+    assert "The new capacity was not accepted" in shown.text
     assert "default-src 'none'" in shown.headers["content-security-policy"]
     assert (await site.engine.usage()).concurrent_seats == 9
+
+
+async def test_the_status_line_shows_only_fixed_sentences_chosen_by_a_code(
+    site_factory: Any, idp: IdentityProvider
+) -> None:
+    site = await site_factory(admins="root@example.com", concurrent_seats=3)
+    root = await signed_in(site, "root@example.com")
+    lure = "Your licence expired. Call +44 20 7946 0000 to renew"
+    for query in (f"message={lure}", f"outcome={lure}", "outcome=__class__"):
+        page = await root.get("/_halo/admin", params=dict([query.split("=", 1)]))
+        assert page.status_code == 200
+        assert "Call +44" not in page.text and "__class__" not in page.text
+        assert '<p id="status" role="status" aria-live="polite"></p>' in page.text
+    token = await csrf(root)
+    ended = await root.client.post(
+        site.url + "/_halo/admin/end",
+        data={"csrf_token": token, "session_id": "no-such-session"},
+        headers={"origin": site.url},
+    )
+    assert ended.headers["location"] == "/_halo/admin?outcome=already_ended"
+    shown = await root.get(ended.headers["location"])
+    assert '<p id="status" role="status" aria-live="polite">That session has already ended.' in (
+        shown.text
+    )
 
 
 async def wait_for(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 10) -> None:
