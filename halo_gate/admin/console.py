@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from .. import pages
 from .auth import Caller
-from .operations import BadRequest, Operations, Refused
+from .operations import BadRequest, Operations, Refused, seat_count_text
 
 # Nothing from outside the gateway: scripts and styles are inline, data comes from our API.
 CSP = (
@@ -116,11 +116,8 @@ class Console:
             return 200, "unassigned", text
         body: dict[str, Any] = {}
         for name in ("concurrent_seats", "named_seats"):
-            value = form.get(name, "").strip()
-            if value:
-                if not value.isdigit():
-                    raise BadRequest(f"{name} has value {value!r}. It must be a whole number.")
-                body[name] = int(value)
+            if value := form.get(name, "").strip():
+                body[name] = seat_count_text(name, value)
         for name in ("pool_reserve", "pool_cap"):
             if value := form.get(name, "").strip():
                 body[name] = "" if value.lower() == "none" else value

@@ -231,6 +231,10 @@ def test_sessions_named_capacity_and_events(
     assert run_cli(capsys, "named", "remove", "cat@x.org")[0] == 0
     status, _, err = run_cli(capsys, "named", "add", "dan@x.org")
     assert status == 1 and "cools down" in err
+    for bad in ("100000000000000000000", "10000001", "²"):
+        with pytest.raises(SystemExit):
+            main(["capacity", "set", "--concurrent", bad])
+        assert "is not a whole number from 0 to 10,000,000" in capsys.readouterr().err
     status, out, _ = run_cli(capsys, "capacity", "set", "--concurrent", "7")
     assert status == 0 and "concurrent slots 7, named seats 1" in out
     status, out, _ = run_cli(capsys, "events", "--json", "--event", "resized", "--limit", "1")

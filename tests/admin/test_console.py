@@ -102,6 +102,23 @@ async def test_the_status_line_shows_only_fixed_sentences_chosen_by_a_code(
     )
 
 
+async def test_the_capacity_form_refuses_numbers_that_are_not_plain_digits_in_range(
+    site_factory: Any, idp: IdentityProvider
+) -> None:
+    site = await site_factory(admins="root@example.com", concurrent_seats=3)
+    root = await signed_in(site, "root@example.com")
+    token = await csrf(root)
+    for value in ("²", "٣", "1e3", "-1", "10000001", "9" * 5000):
+        answer = await root.client.post(
+            site.url + "/_halo/admin/capacity",
+            data={"csrf_token": token, "concurrent_seats": value},
+            headers={"origin": site.url, **JSON},
+        )
+        assert answer.status_code == 400, (value[:10], answer.status_code)
+        assert "whole number from 0 to 10,000,000" in answer.json()["message"]
+    assert (await site.engine.usage()).concurrent_seats == 3
+
+
 async def wait_for(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 10) -> None:
     for _ in range(int(timeout / 0.05)):
         if await check():
