@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Scope
 
 from ..config import Settings
 from . import Person, Refused, SourceUnavailable, Unnamed, person_of
+from .claims import email_unverified
 from .settings import DEFAULT_ALGORITHMS, PRESETS
 
 logger = logging.getLogger("halo_gate.identity")
@@ -97,6 +98,7 @@ class JWTSource:
         self._registry = JWSRegistry(header_registry=extra, algorithms=self.algorithms)
         self._claims = JWTClaimsRegistry(now=lambda: int(clock()), leeway=LEEWAY, **claims)
         self._user_claim = settings.user_claim
+        self._verified_email_required = settings.require_verified_email
         self._groups_claim = settings.groups_claim
         self._clock = clock
         self._keys = KeySet([])
@@ -151,7 +153,11 @@ class JWTSource:
         value = claims.get(self._user_claim)
         if not isinstance(value, str) or not value.strip():
             raise Refused(f"assertion without the claim {self._user_claim!r}")
-        if self._user_claim == "email" and claims.get("email_verified") in (False, "false"):
+        if (
+            self._user_claim == "email"
+            and self._verified_email_required
+            and email_unverified(claims, silent_ok=True)
+        ):
             raise Refused("assertion for an unverified e-mail address")
         groups = claims.get(self._groups_claim) or []
         if isinstance(groups, str):

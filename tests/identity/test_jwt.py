@@ -170,6 +170,48 @@ async def test_a_bad_assertion_is_refused_and_nobody_is_admitted(
     assert (await site.engine.usage()).in_use == 0
 
 
+MISSING = object()
+
+
+@pytest.mark.parametrize(
+    ("verified", "admitted"),
+    [
+        (True, True),
+        (MISSING, True),  # the proxy's assertion says nothing: its own sign-in checked it
+        (False, False),
+        ("False", False),
+        ("false", False),
+        ("true", False),
+        (None, False),
+        (1, False),
+    ],
+    ids=["true", "absent", "false", "'False'", "'false'", "'true'", "null", "1"],
+)
+async def test_only_json_true_verifies_an_email_as_with_oidc(
+    gateway: Any, keys: KeyServer, verified: object, admitted: bool
+) -> None:
+    key = ec_key("k1")
+    keys.publish(key)
+    site = await jwt_site(gateway, keys)
+    body = claims()
+    if verified is not MISSING:
+        body["email_verified"] = verified
+    token = jwt.encode({"alg": "ES256", "kid": "k1"}, body, key, algorithms=["ES256"])
+    response = await ask(site, token)
+    assert response.status_code == (200 if admitted else 400), response.text
+    assert (await site.engine.usage()).in_use == (1 if admitted else 0)
+
+
+async def test_the_verified_email_waiver_applies_to_assertions_too(
+    gateway: Any, keys: KeyServer
+) -> None:
+    key = ec_key("k1")
+    keys.publish(key)
+    site = await jwt_site(gateway, keys, require_verified_email=False)
+    response = await ask(site, sign(key, email_verified="False"))
+    assert response.status_code == 200, response.text
+
+
 async def test_a_rotated_key_is_picked_up_without_restart_at_most_once_a_minute(
     gateway: Any, keys: KeyServer
 ) -> None:
