@@ -121,6 +121,7 @@ class HaloGate:
                 "claim an e-mail address is taken to be its owner."
             )
         self.ended_listener = EndedListener(self.engine, self._ended_elsewhere)
+        self.routes.admin.metrics.worker_counters.update(self.ended_listener.counters())
         # Who the request names, when the login is not ours; None with OIDC, whose cookie
         # alone names the person (so the requests between heartbeats stay as they are).
         source = identity_sources.build(settings, self.clock, resolver)
