@@ -22,7 +22,7 @@ from ..licensing import LicenceEngine, StoreUnavailable
 from ..licensing.records import now
 from .check import run_check
 from .export import export, iso, period
-from .operations import BadRequest, Operations, Refused
+from .operations import MAX_SEATS, BadRequest, Operations, Refused, seat_count_text
 from .recommend import recommendation
 
 FAILED = 1
@@ -62,8 +62,8 @@ def add_commands(sub: Any) -> None:
     capacity = sub.add_parser("capacity", help="change the pool's slots or the named seats")
     what = capacity.add_subparsers(dest="action", required=True, metavar="ACTION")
     resize = what.add_parser("set", help="set --concurrent and/or --named")
-    resize.add_argument("--concurrent", type=_count, help="concurrent slots")
-    resize.add_argument("--named", type=_count, help="named seats")
+    resize.add_argument("--concurrent", type=_seats, help="concurrent slots")
+    resize.add_argument("--named", type=_seats, help="named seats")
     resize.set_defaults(run=_runner(_capacity_set))
 
     events = sub.add_parser("events", help="the audit log, newest first")
@@ -84,9 +84,18 @@ def add_commands(sub: Any) -> None:
 
 
 def _count(text: str) -> int:
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number, 0 or more")
     return int(text)
+
+
+def _seats(text: str) -> int:
+    try:
+        return seat_count_text("seats", text)
+    except BadRequest:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a whole number from 0 to {MAX_SEATS:,}"
+        ) from None
 
 
 def _reading(parser: argparse.ArgumentParser, action: Action) -> None:

@@ -3,21 +3,23 @@ the form posts behind its buttons (end a session, assign or unassign a seat, res
 
 Every button is a form carrying the session's CSRF token, so the console works without
 script; with script the page sends the same forms in the background and redraws. The page
-loads nothing from elsewhere, and its Content-Security-Policy says so to the browser.
+loads nothing from elsewhere, and its Content-Security-Policy says so to the browser. Without
+script, a form's outcome comes back as a code in the console's address (``?outcome=ended``),
+and the page shows that code's fixed sentence: no text of the address reaches the page.
 """
 
 from __future__ import annotations
 
 import hmac
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from .. import pages
 from .auth import Caller
-from .operations import BadRequest, Operations, Refused
+from .operations import BadRequest, Operations, Refused, seat_count_text
 
 # Nothing from outside the gateway: scripts and styles are inline, data comes from our API.
 CSP = (
@@ -26,6 +28,22 @@ CSP = (
     "frame-ancestors 'none'"
 )
 ACTIONS = ("end", "assign", "unassign", "capacity")
+# What the console's status line may say after a form posted without script, by outcome code.
+OUTCOMES = {
+    "ended": "Session ended.",
+    "already_ended": "That session has already ended.",
+    "assigned": "Named seat assigned.",
+    "no_seat": "No named seat is free.",
+    "cooldown": "The free named seat is still cooling down after being taken back.",
+    "unassigned": "Seat taken back; it cools down before anyone else takes it.",
+    "not_named": "That person holds no named seat.",
+    "resized": "Capacity changed.",
+    "bad_assign": "Name the person to give a named seat to.",
+    "bad_capacity": "The new capacity was not accepted: check the numbers and pool rules.",
+    "csrf": "The form was out of date. Reload the console and try again.",
+    "not_found": "There is no such console action.",
+    "method_not_allowed": "Console actions are sent by the console's own buttons.",
+}
 
 
 class Console:
@@ -41,7 +59,7 @@ class Console:
                 return self._status(
                     request, 405, "method_not_allowed", "The console is read by GET."
                 )
-            return self._page(caller, by, request.query_params.get("message", "")[:300])
+            return self._page(caller, by, OUTCOMES.get(request.query_params.get("outcome", ""), ""))
         if action not in ACTIONS:
             return self._status(request, 404, "not_found", "There is no such console action.")
         if request.method != "POST":
@@ -54,10 +72,10 @@ class Console:
                 request, 403, "csrf", "The form was out of date. Reload the console and try again."
             )
         try:
-            status, text = await self._act(action, form, by)
+            status, outcome, text = await self._act(action, form, by)
         except BadRequest as error:
-            status, text = 400, str(error)
-        return self._status(request, status, "done" if status == 200 else "refused", text)
+            status, outcome, text = 400, f"bad_{action}", str(error)
+        return self._status(request, status, outcome, text)
 
     def _page(self, caller: Caller, by: str, message: str) -> Response:
         settings = self.ops.settings
@@ -77,29 +95,29 @@ class Console:
         response.headers["Content-Security-Policy"] = CSP
         return response
 
-    async def _act(self, action: str, form: dict[str, str], by: str) -> tuple[int, str]:
+    async def _act(self, action: str, form: dict[str, str], by: str) -> tuple[int, str, str]:
+        """The outcome of a console action: HTTP status, outcome code and the sentence for the
+        page's script (which may name the person; the code's sentence never does)."""
         if action == "end":
             session_id = form.get("session_id", "")
             if not await self.ops.end_session(session_id, by=by):
-                return 404, "That session has already ended."
-            return 200, "Session ended."
+                return 404, "already_ended", OUTCOMES["already_ended"]
+            return 200, "ended", OUTCOMES["ended"]
         if action == "assign":
             answer = await self.ops.assign(form.get("person", ""), by=by)
             if isinstance(answer, Refused):
-                return 409, _refusal(answer)
-            return 200, f"{answer['person']}: named seat {answer['outcome']}."
+                return 409, answer.body["error"], _refusal(answer)
+            return 200, "assigned", f"{answer['person']}: named seat {answer['outcome']}."
         if action == "unassign":
             person = form.get("person", "")
             if not await self.ops.unassign(person, by=by):
-                return 404, f"{person} holds no named seat."
-            return 200, f"{person}: seat taken back; it cools down before anyone else takes it."
+                return 404, "not_named", f"{person} holds no named seat."
+            text = f"{person}: seat taken back; it cools down before anyone else takes it."
+            return 200, "unassigned", text
         body: dict[str, Any] = {}
         for name in ("concurrent_seats", "named_seats"):
-            value = form.get(name, "").strip()
-            if value:
-                if not value.isdigit():
-                    raise BadRequest(f"{name} has value {value!r}. It must be a whole number.")
-                body[name] = int(value)
+            if value := form.get(name, "").strip():
+                body[name] = seat_count_text(name, value)
         for name in ("pool_reserve", "pool_cap"):
             if value := form.get(name, "").strip():
                 body[name] = "" if value.lower() == "none" else value
@@ -115,14 +133,18 @@ class Console:
                 f"Reserved for groups: {result['pool_reserve'] or 'none'}; "
                 f"group caps: {result['pool_cap'] or 'none'}."
             )
-        return 200, " ".join(said)
+        return 200, "resized", " ".join(said)
 
-    def _status(self, request: Request, status: int, code: str, text: str) -> Response:
+    def _status(self, request: Request, status: int, outcome: str, text: str) -> Response:
         if pages.wants_html(request.headers):
-            # A form posted without script: back to the console, with the outcome shown there.
-            target = f"{self.path}?message={quote(text)}"
+            # A form posted without script: back to the console, which shows the outcome's
+            # fixed sentence.
+            target = f"{self.path}?outcome={outcome}"
             return RedirectResponse(target, status_code=303, headers=pages.NO_STORE)
-        body = {"message": text} if status == 200 else {"error": code, "message": text}
+        if status == 200:
+            return JSONResponse({"message": text}, headers=pages.NO_STORE)
+        error = outcome if outcome in ("csrf", "not_found", "method_not_allowed") else "refused"
+        body = {"error": error, "message": text}
         return JSONResponse(body, status_code=status, headers=pages.NO_STORE)
 
 

@@ -6,6 +6,13 @@ pub/sub elsewhere. Each worker listens from startup and hands the ids to a callb
 them ended in its own memory, so the person's next request on any worker is refused without a
 store call. A lost subscription is taken up again with backoff; meanwhile the heartbeat check
 still finds every ended session within one interval.
+
+A subscription can also die without a word, when a NAT or load balancer forgets the connection
+and its packets vanish: after ``check_every`` seconds without a message the listener sends a
+``PING`` on it, and replaces it when no answer comes within ``answer_within``. So a silently
+dead subscription is replaced at most ``check_every + answer_within`` seconds (20 by default)
+after its last message, plus the reconnection. A message that is not an announcement (an
+empty ``PUBLISH``) is counted and ignored: nothing on the channel stops the listener.
 """
 
 from __future__ import annotations
@@ -26,22 +33,65 @@ logger = logging.getLogger("halo_gate")
 OnEnded = Callable[[str, list[str]], None]  # (reason, session ids)
 FIRST_BACKOFF = 0.1
 MAX_BACKOFF = 5.0
+CHECK_EVERY = 15.0  # seconds without a message before the subscription is asked if it lives
+ANSWER_WITHIN = 5.0  # seconds its PING may take before it is replaced
+CLOSE_WITHIN = 1.0  # a dead connection is dropped, not waited for
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+class SubscriptionSilent(Exception):
+    """The subscription did not answer a PING in time."""
+
+
+def announcement(data: Any) -> tuple[str, list[str]] | None:
+    """The reason and session ids of a message on the channel, or None when it is not one
+    (``"<reason> <id> [<id>...]"``, as ``LicenceEngine.announce_ended`` sends)."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode()
+        except UnicodeDecodeError:
+            return None
+    if not isinstance(data, str):
+        return None
+    reason, *ids = data.split() or [""]
+    return (reason, ids) if reason and ids else None
 
 
 class EndedListener:
     """One worker's subscription to the ended-session announcements."""
 
-    def __init__(self, engine: LicenceEngine, on_ended: OnEnded) -> None:
+    def __init__(
+        self,
+        engine: LicenceEngine,
+        on_ended: OnEnded,
+        *,
+        check_every: float = CHECK_EVERY,
+        answer_within: float = ANSWER_WITHIN,
+    ) -> None:
         self.engine = engine
         self.on_ended = on_ended
+        self.check_every = check_every
+        self.answer_within = answer_within
         self.subscribed = asyncio.Event()
+        self.malformed = 0  # messages on the channel that were not announcements
+        self.replaced = 0  # subscriptions given up (lost, silent or failing) and taken up again
         self._task: asyncio.Task[None] | None = None
+        self._backoff = FIRST_BACKOFF
         self.pubsub: Any = None  # the current subscription, for tests to cut
         self._cluster = isinstance(engine.store, RedisCluster)
+
+    def counters(self) -> dict[str, tuple[str, Callable[[], int]]]:
+        """This worker's counters of the subscription, for ``/_halo/metrics``."""
+        return {
+            "ended_announcements_malformed": (
+                "Messages on the ended-session channel that were not announcements (ignored).",
+                lambda: self.malformed,
+            ),
+            "ended_subscriptions_replaced": (
+                "Times this worker replaced its ended-session subscription (lost, or silent "
+                "past its PING deadline).",
+                lambda: self.replaced,
+            ),
+        }
 
     def start(self) -> None:
         if self._task is None:
@@ -55,34 +105,67 @@ class EndedListener:
             self._task = None
 
     async def _run(self) -> None:
-        backoff = FIRST_BACKOFF
-        channel = self.engine.keys.ended_channel
         while True:
             pubsub = self.pubsub = self.engine.store.pubsub()
             try:
-                if self._cluster:
-                    await pubsub.ssubscribe(channel)
-                else:
-                    await pubsub.subscribe(channel)
-                while True:
-                    message = await pubsub.get_message(timeout=None)
-                    if message is None:
-                        continue
-                    if message["type"] in ("subscribe", "ssubscribe"):
-                        self.subscribed.set()
-                        backoff = FIRST_BACKOFF
-                    elif message["type"] in ("message", "smessage"):
-                        reason, *ids = _text(message["data"]).split()
-                        self.on_ended(reason, ids)
-            except (RedisError, OSError) as error:
-                self.subscribed.clear()
-                logger.warning(
-                    "ended-session announcements lost (%s); resubscribing in %.1f s",
-                    type(error).__name__,
-                    backoff,
-                )
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
+                await self._listen(pubsub)
+            except (RedisError, OSError, SubscriptionSilent) as error:
+                self._give_up(type(error).__name__)
+            except Exception:
+                # Not the store's doing, but the listener must outlive it too.
+                logger.exception("ended-session listener failed")
+                self._give_up("an unexpected error")
             finally:
-                with suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await self._close(pubsub)
+            await asyncio.sleep(self._backoff)
+            self._backoff = min(self._backoff * 2, MAX_BACKOFF)
+
+    def _give_up(self, why: str) -> None:
+        self.subscribed.clear()
+        self.replaced += 1
+        logger.warning(
+            "ended-session announcements lost (%s); resubscribing in %.1f s", why, self._backoff
+        )
+
+    async def _listen(self, pubsub: Any) -> None:
+        """Subscribe and hand on announcements until the subscription fails or falls silent."""
+        channel = self.engine.keys.ended_channel
+        if self._cluster:
+            await pubsub.ssubscribe(channel)
+            receive = pubsub.get_sharded_message
+        else:
+            await pubsub.subscribe(channel)
+            receive = pubsub.get_message
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None  # when an unanswered PING gives the subscription up
+        while True:
+            wait = self.check_every if deadline is None else deadline - loop.time()
+            message = await receive(timeout=max(wait, 0.0))
+            if message is None:
+                if deadline is None:
+                    await self._ping(pubsub)
+                    deadline = loop.time() + self.answer_within
+                elif loop.time() >= deadline:
+                    raise SubscriptionSilent
+                continue
+            deadline = None  # anything heard: the connection lives
+            if message["type"] in ("subscribe", "ssubscribe"):
+                self.subscribed.set()
+                self._backoff = FIRST_BACKOFF
+            elif message["type"] in ("message", "smessage"):
+                heard = announcement(message["data"])
+                if heard is None:
+                    self.malformed += 1
+                    logger.warning("a message on %s is not an announcement: ignored", channel)
+                else:
+                    self.on_ended(*heard)
+
+    async def _ping(self, pubsub: Any) -> None:
+        # On Cluster the subscription lives on the channel's node, in a pubsub of its own.
+        for target in pubsub.node_pubsub_mapping.values() if self._cluster else [pubsub]:
+            await target.ping()
+
+    async def _close(self, pubsub: Any) -> None:
+        with suppress(RedisError, OSError, TimeoutError):
+            async with asyncio.timeout(CLOSE_WITHIN):
+                await pubsub.aclose()

@@ -1,6 +1,8 @@
 """The session record as CSV: ``person,licence,start,end,end_reason``, times ISO 8601 UTC.
 
 ``halo-gate plan`` reads it as it is (it needs person, start and end; the rest it ignores).
+Cells a spreadsheet would run as formulas are written with a leading ``'`` (see
+``halo_gate.planner.cells``), which ``plan`` takes off again.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import TextIO
 
 from ..licensing import LicenceEngine
 from ..licensing.records import ClosedSession, session_record
+from ..planner.cells import neutralise
 
 HEADER = ("person", "licence", "start", "end", "end_reason")
 
@@ -39,7 +42,8 @@ async def write_csv(rows: AsyncIterator[ClosedSession], out: TextIO) -> int:
     writer.writerow(HEADER)
     count = 0
     async for row in rows:
-        writer.writerow((row.person, row.licence, iso(row.start), iso(row.end), row.end_reason))
+        cells = (row.person, row.licence, iso(row.start), iso(row.end), row.end_reason)
+        writer.writerow(tuple(neutralise(cell) for cell in cells))
         count += 1
     return count
 

@@ -19,6 +19,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 from starlette.responses import Response
 
+from .. import pages
 from ..licensing import LicenceEngine
 
 RELEASE_CAUSES = ("logout", "idle", "max_age", "admin", "unassigned")
@@ -114,5 +115,5 @@ class Metrics:
         return Response(
             generate_latest(registry),
             media_type=CONTENT_TYPE_LATEST,
-            headers={"Cache-Control": "no-store"},
+            headers=pages.NO_STORE,
         )

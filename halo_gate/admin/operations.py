@@ -19,10 +19,31 @@ DEFAULT_PAGE = 50
 SEAT_FIELDS = ("concurrent_seats", "named_seats")
 POOL_FIELDS = ("pool_reserve", "pool_cap")  # department pools: "group=N,..." or {group: N}
 MAX_PAGE = 1000
+# The most seats or slots of either kind: far above any organisation, far below what the
+# store's integers and the engine's arithmetic hold.
+MAX_SEATS = 10_000_000
 
 
 class BadRequest(ValueError):
     """A client's mistake; the message is one sentence naming the parameter."""
+
+
+def seat_count(name: str, value: object) -> int:
+    """``value`` (from JSON) as a number of seats or slots: a whole number, 0 to MAX_SEATS."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEATS:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise BadRequest(
+            f"{name} has value {shown}. It must be a whole number from 0 to {MAX_SEATS:,}."
+        )
+    return value
+
+
+def seat_count_text(name: str, text: str) -> int:
+    """A number of seats or slots typed in a form or on the command line: ASCII digits only
+    (``str.isdigit`` also takes "²", which ``int`` refuses), 0 to MAX_SEATS."""
+    text = text.strip()
+    digits = text.isascii() and text.isdigit() and len(text) <= len(str(MAX_SEATS))
+    return seat_count(name, int(text) if digits else text)
 
 
 def page_bounds(offset: str | int | None, limit: str | int | None) -> tuple[int, int]:
@@ -143,15 +164,9 @@ class Operations:
 
     async def _resize_seats(self, body: dict[str, Any], *, by: str) -> dict[str, int]:
         values: dict[str, int | None] = {}
-        for name in ("concurrent_seats", "named_seats"):
+        for name in SEAT_FIELDS:
             value = body.get(name)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 0
-            ):
-                raise BadRequest(
-                    f"{name} has value {value!r}. It must be a whole number, 0 or more."
-                )
-            values[name] = value
+            values[name] = None if value is None else seat_count(name, value)
         concurrent, named = await self.engine.resize(
             concurrent_seats=values["concurrent_seats"], named_seats=values["named_seats"], by=by
         )

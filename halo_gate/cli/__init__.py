@@ -72,6 +72,7 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print("halo-gate serve: --workers must be at least 1.", file=sys.stderr)
         return 2
+    os.environ["FORWARDED_ALLOW_IPS"] = ""  # as proxy_headers=False below: nobody is trusted
     uvicorn.run(
         "halo_gate.cli.serve:create_app",
         factory=True,

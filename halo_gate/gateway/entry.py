@@ -73,6 +73,7 @@ class HaloGate:
             core, self.identify, self.decider, self.answer, self.admin, self.oidc, self.abandoned
         )
         self.ended_listener = EndedListener(core.engine, self._ended_elsewhere)
+        self.admin.metrics.worker_counters.update(self.ended_listener.counters())
         self.app = app if source is None else source.wrap(app)
         # Read on every request: kept as plain attributes.
         self._read_cookie = core.cookies.read

@@ -6,12 +6,19 @@ one only by ``_`` for ``-``, or a repeated header, is refused rather than guesse
 and proxies disagree on which copy wins and whether ``_`` is ``-``, which is how a client slips
 its own value past a proxy that strips only the exact name (CVE-2025-64484 in oauth2-proxy).
 The identity headers are removed before the application sees the request, whoever sent them.
+
+The peer address is only the proxy's if the application server leaves it alone: uvicorn (and
+gunicorn) replace it with the ``X-Forwarded-For`` sent by the peers in ``--forwarded-allow-ips``
+(``FORWARDED_ALLOW_IPS``; 127.0.0.1 and ::1 by default). Startup warns when that may happen.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import os
+import sys
+from collections.abc import Container, Mapping, Sequence
 
 from starlette.types import ASGIApp, Scope
 
@@ -23,6 +30,29 @@ logger = logging.getLogger("halo_gate.identity")
 TRUST_KEPT = 1024
 
 
+def forwarded_for_risk(
+    argv: Sequence[str], environ: Mapping[str, str], modules: Container[str]
+) -> str | None:
+    """Why the application server may replace the peer address with ``X-Forwarded-For``
+    (judged from its command line, environment and loaded modules), or None."""
+    if "--no-proxy-headers" in argv:
+        return None
+    allowed = environ.get("FORWARDED_ALLOW_IPS")
+    if allowed is not None:
+        if not allowed.strip():
+            return None  # no address is trusted to set it
+        return (
+            f"FORWARDED_ALLOW_IPS is {allowed!r}: uvicorn and gunicorn replace it with the "
+            "X-Forwarded-For sent by those addresses"
+        )
+    if "uvicorn" in modules:
+        return (
+            "uvicorn replaces it with the X-Forwarded-For sent by 127.0.0.1 and ::1 (its "
+            "--forwarded-allow-ips default)"
+        )
+    return None
+
+
 class HeaderSource:
     unnamed: Unnamed = "unidentified"
 
@@ -31,6 +61,13 @@ class HeaderSource:
         self._user = settings.user_header.lower().encode("latin-1")
         self._groups = settings.groups_header.lower().encode("latin-1")
         self._trusted: dict[str, bool] = {}
+        risk = forwarded_for_risk(sys.argv, os.environ, sys.modules)
+        if risk is not None:
+            logger.warning(
+                "HALO_GATE_IDENTITY=header trusts the identity headers by the peer address, but "
+                "%s. Run the application server with --no-proxy-headers (halo-gate serve does).",
+                risk,
+            )
 
     def _is_trusted(self, scope: Scope) -> bool:
         client = scope.get("client")

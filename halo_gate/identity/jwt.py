@@ -4,25 +4,19 @@ joserfc verifies the signature with the proxy's published keys and the claims: `
 ``nbf`` and ``iat`` with at most ``LEEWAY`` seconds of clock skew, the audience (required) and
 the issuer (when set). Only asymmetric algorithms are accepted, and only asymmetric keys are
 taken from the key set, so neither ``alg: none`` nor an HMAC "signed" with the public key can
-pass. Keys are cached and fetched again when a token names an unknown ``kid`` (at most once a
-minute) or when they are an hour old, so key rotation needs no restart. A verified token is
-remembered until it expires, so the check on each request is usually one dict lookup.
+pass. The keys come from ``identity/jwks.py``, which says when they are fetched. A verified
+token is remembered until it expires, so the check on each request is usually one dict lookup.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-import logging
-import re
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
-import httpx2
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
-from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey, import_key
 from joserfc.jws import JWSRegistry
 from joserfc.jwt import JWTClaimsRegistry
 from joserfc.registry import HeaderParameter
@@ -30,24 +24,12 @@ from starlette.types import ASGIApp, Scope
 
 from ..config import Settings
 from ..config.identity import DEFAULT_ALGORITHMS, PRESETS
-from . import Person, Refused, SourceUnavailable, Unnamed, person_of
-
-logger = logging.getLogger("halo_gate.identity")
+from . import Person, Refused, Unnamed, person_of
+from .claims import email_unverified
+from .jwks import JWKSKeys, PerKidKeys
 
 LEEWAY = 30
-REFETCH_AFTER = 60.0  # at most one fetch a minute for unknown key ids
-KEYS_MAX_AGE = 3600.0  # keys dropped from the set stop being trusted within this time
-FETCH_TIMEOUT = 5.0
 TOKENS_KEPT = 10_000
-ASYMMETRIC = frozenset({"RSA", "EC", "OKP"})
-# A key id that may go into a URL (AWS publishes one PEM key per id at ".../{kid}").
-SAFE_KID = re.compile(r"[A-Za-z0-9._-]{1,128}")
-KeyType = Literal["RSA", "EC", "OKP"]
-PEM_KEYS: dict[KeyType, type[ECKey] | type[RSAKey] | type[OKPKey]] = {
-    "EC": ECKey,
-    "RSA": RSAKey,
-    "OKP": OKPKey,
-}
 
 
 def _header(value: str) -> dict[str, Any]:
@@ -58,12 +40,6 @@ def _header(value: str) -> dict[str, Any]:
     except ValueError:
         return {}
     return header if isinstance(header, dict) else {}
-
-
-def _key_type(alg: object) -> KeyType:
-    if isinstance(alg, str) and alg.startswith("ES"):
-        return "EC"
-    return "OKP" if alg == "EdDSA" else "RSA"
 
 
 Clock = Callable[[], float]
@@ -79,7 +55,8 @@ class JWTSource:
         self.algorithms = list(settings.jwt_algorithms or (preset[1] if preset else ()))
         self.algorithms = self.algorithms or list(DEFAULT_ALGORITHMS)
         assert settings.jwt_jwks_url is not None  # checked with the settings
-        self._url = settings.jwt_jwks_url
+        url = settings.jwt_jwks_url
+        self._keys = PerKidKeys(url) if "{kid}" in url else JWKSKeys(url)
         self._audience = list(settings.jwt_audience)
         # AWS's load balancer puts no audience in its tokens; its header names the balancer.
         self._audience_in_header = "signer" if settings.jwt_preset == "aws-alb" else None
@@ -97,11 +74,9 @@ class JWTSource:
         self._registry = JWSRegistry(header_registry=extra, algorithms=self.algorithms)
         self._claims = JWTClaimsRegistry(now=lambda: int(clock()), leeway=LEEWAY, **claims)
         self._user_claim = settings.user_claim
+        self._verified_email_required = settings.require_verified_email
         self._groups_claim = settings.groups_claim
         self._clock = clock
-        self._keys = KeySet([])
-        self._fetched_at: float | None = None
-        self._fetch_lock = asyncio.Lock()
         self._tokens: dict[bytes, tuple[Person, float]] = {}
 
     async def identify(self, scope: Scope) -> Person | None:
@@ -127,16 +102,20 @@ class JWTSource:
         value = ".".join(part.rstrip("=") for part in value.split("."))
         now = self._clock()
         header = _header(value)
-        if self._fetched_at is None or now - self._fetched_at >= KEYS_MAX_AGE:
-            await self._fetch(now, header)
+        if self._audience_in_header is not None:
+            # Checked again once signed; asked first so that no other balancer's token
+            # costs a key fetch.
+            if header.get(self._audience_in_header) not in self._audience:
+                raise Refused("assertion signed by another load balancer")
+        keys = await self._keys.for_token(header, now)
         try:
             try:
-                token = jwt.decode(value, self._keys, registry=self._registry)
+                token = jwt.decode(value, keys, registry=self._registry)
             except InvalidKeyIdError:
-                if self._fetched_at is not None and now - self._fetched_at < REFETCH_AFTER:
+                fresh = await self._keys.after_unknown_kid(header, now)
+                if fresh is None:
                     raise
-                await self._fetch(now, header)
-                token = jwt.decode(value, self._keys, registry=self._registry)
+                token = jwt.decode(value, fresh, registry=self._registry)
             self._claims.validate(token.claims)
         except JoseError as error:
             raise Refused(f"assertion not accepted: {error}") from None
@@ -151,7 +130,11 @@ class JWTSource:
         value = claims.get(self._user_claim)
         if not isinstance(value, str) or not value.strip():
             raise Refused(f"assertion without the claim {self._user_claim!r}")
-        if self._user_claim == "email" and claims.get("email_verified") in (False, "false"):
+        if (
+            self._user_claim == "email"
+            and self._verified_email_required
+            and email_unverified(claims, silent_ok=True)
+        ):
             raise Refused("assertion for an unverified e-mail address")
         groups = claims.get(self._groups_claim) or []
         if isinstance(groups, str):
@@ -159,40 +142,6 @@ class JWTSource:
         if not isinstance(groups, list):
             groups = []
         return Person(person_of(value), tuple(str(g).strip() for g in groups if str(g).strip()))
-
-    async def _fetch(self, now: float, header: dict[str, Any]) -> None:
-        async with self._fetch_lock:
-            if self._fetched_at is not None and self._fetched_at >= now:
-                return  # another request fetched them meanwhile
-            self._fetched_at = now
-            kid = header.get("kid")
-            per_kid = "{kid}" in self._url
-            if per_kid and not (isinstance(kid, str) and SAFE_KID.fullmatch(kid)):
-                return  # nothing that could be fetched: the token is refused for its kid
-            try:
-                async with httpx2.AsyncClient(timeout=FETCH_TIMEOUT) as client:
-                    response = await client.get(self._url.replace("{kid}", str(kid)))
-                    if per_kid and response.status_code == 404:
-                        return  # no such key: the token is refused for its kid
-                    response.raise_for_status()
-                if per_kid:
-                    # One PEM key per id; those fetched before stay (AWS never changes a key).
-                    kind = PEM_KEYS[_key_type(header.get("alg"))]
-                    fetched = kind.import_key(response.text, {"kid": str(kid)})
-                    keys = [*(k for k in self._keys.keys if k.kid != kid), fetched]
-                else:
-                    keys = [
-                        import_key(item)
-                        for item in response.json().get("keys", [])
-                        if isinstance(item, dict) and item.get("kty") in ASYMMETRIC
-                    ]
-            except (httpx2.HTTPError, ValueError, AttributeError, JoseError) as error:
-                logger.warning("JWKS at %s not usable: %s", self._url, type(error).__name__)
-                if not self._keys.keys:
-                    self._fetched_at = None  # nothing to verify with: try again next time
-                    raise SourceUnavailable("the proxy's keys could not be fetched") from None
-                return  # keep the keys we have
-            self._keys = KeySet(keys)
 
     def wrap(self, app: ASGIApp) -> ASGIApp:
         return app

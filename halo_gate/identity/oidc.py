@@ -18,6 +18,7 @@ from authlib.integrations.starlette_client import OAuth
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from ..config import Settings
+from .claims import email_unverified
 
 logger = logging.getLogger("halo_gate.identity.oidc")
 
@@ -179,7 +180,7 @@ class OIDCClient:
         if (
             settings.user_claim == "email"
             and settings.require_verified_email
-            and claims.get("email_verified") is not True
+            and email_unverified(claims)
         ):
             raise LoginFailed("Your e-mail address is not verified.", status=403)
         groups = claims.get(settings.groups_claim)

@@ -22,7 +22,14 @@ _templates = Environment(
     lstrip_blocks=True,
 )
 
-NO_STORE = {"Cache-Control": "no-store"}
+# The headers of every answer of the gateway's own: never cached, and never shown in a frame,
+# where a page of another origin (even of the same site) could take a click on "Leave the
+# line" or "Sign out" (clickjacking). The console adds a fuller Content-Security-Policy.
+NO_STORE = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+}
 # The pool-full page reloads itself at least this often, since slots free at logout too.
 MAX_REFRESH = 30
 

@@ -2,7 +2,8 @@
 
 The planner needs only who was online when. Any CSV with a header naming at least ``person``,
 ``start`` and ``end`` fits (``halo-gate export`` and ``halo-gate simulate`` both write one); other
-columns are ignored. Times are ISO 8601; a time without an offset is taken as UTC. Times are kept
+columns are ignored; a cell an export protected from spreadsheets (``'=...``) is read as it was
+before. Times are ISO 8601; a time without an offset is taken as UTC. Times are kept
 as whole seconds since the epoch, in numpy arrays, so that 10,000 people x 90 days stay small.
 """
 
@@ -17,6 +18,8 @@ from typing import TextIO
 
 import numpy as np
 import numpy.typing as npt
+
+from .cells import restore
 
 REQUIRED_COLUMNS = ("person", "start", "end")
 
@@ -80,7 +83,12 @@ def _rows(lines: Iterable[str], source: str) -> Iterator[tuple[int, str, str, st
                     f"Line {reader.line_num} of {source} has {len(fields)} fields "
                     f"where the header has {width}."
                 )
-            yield reader.line_num, fields[person_at], fields[start_at], fields[end_at]
+            yield (
+                reader.line_num,
+                restore(fields[person_at]),
+                restore(fields[start_at]),
+                restore(fields[end_at]),
+            )
     except csv.Error as exc:
         raise UsageError(f"Line {reader.line_num} of {source} is not CSV: {exc}.") from None
 

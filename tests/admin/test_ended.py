@@ -9,11 +9,12 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from halo_gate.admin.ended import EndedListener
+from halo_gate.admin.ended import FIRST_BACKOFF, EndedListener
 from halo_gate.cli.demo import IdentityProvider
 from halo_gate.licensing import LicenceEngine
 from tests.conftest import REDIS_URL, drop_instance, unique_instance
 from tests.gateway.conftest import Browser, Site, person, site_settings
+from tests.resilience.proxy import stalling_proxy
 
 JSON = {"accept": "application/json"}
 DEADLINE = 1.0
@@ -132,3 +133,81 @@ async def test_a_lost_subscription_is_taken_up_again() -> None:
         await listener.stop()
         await drop_instance(store, instance)
         await store.aclose()
+
+
+async def wait_heard(heard: list[Any], count: int, timeout: float = 5.0) -> None:
+    for _ in range(int(timeout / 0.01)):
+        if len(heard) >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"heard {len(heard)} announcements, not {count}")
+
+
+async def test_malformed_messages_are_counted_and_ignored_and_the_listener_lives_on() -> None:
+    instance = unique_instance()
+    store = Redis.from_url(REDIS_URL)
+    engine = LicenceEngine(store, instance=instance)
+    heard: list[tuple[str, list[str]]] = []
+    listener = EndedListener(engine, lambda reason, ids: heard.append((reason, ids)))
+    listener.start()
+    try:
+        await asyncio.wait_for(listener.subscribed.wait(), 5)
+        subscription = listener.pubsub
+        channel = engine.keys.ended_channel
+        for junk in (b"", b"   ", b"admin", b"\xff\xfe admin s-1"):
+            await store.publish(channel, junk)
+        await engine.announce_ended("admin", ["s-1", "s-2"])
+        await wait_heard(heard, 1)
+        assert heard == [("admin", ["s-1", "s-2"])]
+        assert listener.malformed == 4
+        assert listener.replaced == 0 and listener.pubsub is subscription
+    finally:
+        await listener.stop()
+        await drop_instance(store, instance)
+        await store.aclose()
+
+
+async def test_a_silently_dropped_subscription_is_replaced_within_its_bound() -> None:
+    """The proxy drops the subscription's packets without FIN or RST: the PING after
+    ``check_every`` quiet seconds goes unanswered, and ``answer_within`` later a new
+    subscription is up, so an administrator's end reaches the worker again."""
+    instance = unique_instance()
+    direct = LicenceEngine(Redis.from_url(REDIS_URL), instance=instance)
+    await direct.configure(concurrent_seats=100, named_seats=0)
+    check_every, answer_within = 0.5, 0.5
+    bound = check_every + answer_within + FIRST_BACKOFF + 1.0  # and a reconnection
+    with stalling_proxy() as proxy:
+        through_proxy = Redis.from_url(proxy.url)
+        engine = LicenceEngine(through_proxy, instance=instance)
+        heard: list[tuple[str, list[str]]] = []
+        listener = EndedListener(
+            engine,
+            lambda reason, ids: heard.append((reason, ids)),
+            check_every=check_every,
+            answer_within=answer_within,
+        )
+        listener.start()
+        try:
+            await asyncio.wait_for(listener.subscribed.wait(), 5)
+            await direct.admit("pat@x.org", "s-0")
+            await direct.end_session("pat@x.org", "s-0", by="root@x.org")
+            await wait_heard(heard, 1)
+            proxy.drop_existing()
+            cut = time.perf_counter()
+            number = 0
+            while not heard[1:] and time.perf_counter() - cut < bound + 5:
+                number += 1
+                await direct.admit("pat@x.org", f"s-{number}")
+                await direct.end_session("pat@x.org", f"s-{number}", by="root@x.org")
+                await asyncio.sleep(0.05)
+            elapsed = time.perf_counter() - cut
+            print(f"an administrator's end reached the worker again {elapsed:.2f} s after the cut")
+            assert heard[1:], "no end reached the worker after the subscription was dropped"
+            assert heard[1][0] == "admin"
+            assert elapsed < bound
+            assert listener.replaced == 1
+        finally:
+            await listener.stop()
+            await through_proxy.aclose()
+            await drop_instance(direct.store, instance)
+            await direct.store.aclose()

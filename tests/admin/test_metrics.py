@@ -70,6 +70,8 @@ async def test_metrics_count_what_happened_identically_on_two_workers(
     assert len(workers) == 1
     (worker,) = workers
     assert one[("halo_gate_store_errors_total", (("worker", worker),))] == 0
+    assert one[("halo_gate_ended_announcements_malformed_total", (("worker", worker),))] == 0
+    assert one[("halo_gate_ended_subscriptions_replaced_total", (("worker", worker),))] == 0
     assert one[("halo_gate_decision_seconds_count", (("worker", worker),))] >= 3
 
 

@@ -67,3 +67,33 @@ def test_serve_with_a_bad_setting_says_one_sentence() -> None:
     assert result.stderr.strip() == (
         "halo-gate serve: HALO_GATE_CONCURRENT_SEATS has value 'many'. Not a valid integer."
     )
+
+
+def test_serve_keeps_the_peer_address_so_header_identity_is_not_warned_about() -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        **ENV,
+        "HALO_GATE_INSTANCE": unique_instance(),
+        "HALO_GATE_IDENTITY": "header",
+        "HALO_GATE_TRUSTED_PROXIES": "127.0.0.1",
+        "FORWARDED_ALLOW_IPS": "*",  # what uvicorn would trust, were proxy headers on
+    }
+    command = [sys.executable, "-m", "halo_gate.cli", "serve", "--port", str(port)]
+    with subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True) as server:
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    health = httpx.get(f"http://127.0.0.1:{port}/_halo/health")
+                    break
+                except httpx.TransportError:
+                    assert server.poll() is None, "halo-gate serve exited"
+                    assert time.monotonic() < deadline, "halo-gate serve did not answer"
+                    time.sleep(0.1)
+        finally:
+            server.terminate()
+            _, stderr = server.communicate(timeout=30)
+    assert "Traceback" not in stderr
+    assert health.text == "ok"
+    assert "X-Forwarded-For" not in stderr, stderr

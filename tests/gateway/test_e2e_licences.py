@@ -9,6 +9,7 @@ from typing import Any
 from halo_gate import HaloGate
 from halo_gate.cli.demo import IdentityProvider
 from tests.gateway.conftest import Server, make_app, person, site_settings
+from tests.support import eventually
 
 
 async def test_named_person_is_admitted_while_the_pool_is_full_and_on_a_second_device(
@@ -127,7 +128,11 @@ async def test_a_session_ended_by_an_administrator_must_sign_in_again(
     site = await site_factory(concurrent_seats=2, heartbeat_interval=60)
     browser = site.browser()
     assert (await browser.login(person(idp, "ended@example.com"))).status_code == 200
+    session = site.gate.codec.decode(browser.session_cookie)
+    assert session is not None
     assert await site.engine.end_session("ended@example.com", by="admin@example.com") == 1
+    # The announcement of who ended it reaches every worker (the page says an administrator).
+    await eventually(lambda: site.gate.memory.ended(session.session_id), "the announcement")
 
     site.shift_clock(61)  # a heartbeat would be due too
     response = await browser.get("/")

@@ -6,8 +6,10 @@ import re
 
 import pytest
 from starlette.datastructures import Headers
+from starlette.responses import Response
 
 from halo_gate import pages
+from halo_gate.licensing import Decision
 
 
 @pytest.mark.parametrize(
@@ -52,3 +54,44 @@ def test_text_from_outside_is_escaped() -> None:
     body = bytes(response.body).decode()
     assert "<script>x" not in body
     assert "&lt;script&gt;x&lt;/script&gt;" in body
+
+
+def _every_page() -> dict[str, Response]:
+    refused = Decision(
+        outcome="pool_full",
+        licence=None,
+        expires_at=0,
+        capacity=1,
+        in_use=1,
+        retry_after=60,
+        position=2,
+        estimated_wait=120,
+    )
+    pages_built: dict[str, Response] = {}
+    for html in (True, False):
+        kind = "html" if html else "json"
+        pages_built |= {
+            f"pool_full_{kind}": pages.pool_full(
+                html, capacity=1, in_use=1, retry_after=60, retry_url="/", logout_url="/"
+            ),
+            f"waiting_{kind}": pages.waiting(
+                html, refused, poll=5, retry_url="/", leave_url="/", csrf_token="t", now=0.0
+            ),
+            f"no_licence_{kind}": pages.no_licence(html, "No licence.", "/"),
+            f"store_unavailable_{kind}": pages.store_unavailable(html, retry_url="/"),
+            f"error_{kind}": pages.error(html, 400, "bad", "Bad", "Bad request.", []),
+            f"login_required_{kind}": pages.login_required(html, "/_halo/login"),
+        }
+    pages_built["logout"] = pages.logout_page(
+        person="ann@x.org", csrf_token="t", logout_url="/_halo/logout", login_url="/_halo/login"
+    )
+    pages_built["ended_by_admin"] = pages.ended_by_admin("/_halo/login")
+    return pages_built
+
+
+@pytest.mark.parametrize("name", sorted(_every_page()))
+def test_no_page_of_the_gateway_may_be_framed(name: str) -> None:
+    response = _every_page()[name]
+    assert response.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["cache-control"] == "no-store"

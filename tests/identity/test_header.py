@@ -179,6 +179,39 @@ def test_startup_refuses_header_identity_without_trusted_proxies() -> None:
         )
 
 
+@pytest.mark.parametrize(
+    ("argv", "allowed", "warned"),
+    [
+        (["uvicorn", "app:app"], None, "127.0.0.1 and ::1"),
+        (["uvicorn", "app:app"], "*", "FORWARDED_ALLOW_IPS is '*'"),
+        (["gunicorn", "-k", "uvicorn.workers.UvicornWorker"], "10.0.0.0/8", "gunicorn"),
+        (["uvicorn", "app:app", "--no-proxy-headers"], "*", None),
+        (["uvicorn", "app:app"], "", None),  # halo-gate serve's: nobody is trusted
+    ],
+)
+def test_startup_warns_when_the_server_may_take_the_peer_from_x_forwarded_for(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    argv: list[str],
+    allowed: str | None,
+    warned: str | None,
+) -> None:
+    import uvicorn  # noqa: F401  (loaded, as in a server process)
+
+    monkeypatch.setattr("sys.argv", argv)
+    if allowed is None:
+        monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    else:
+        monkeypatch.setenv("FORWARDED_ALLOW_IPS", allowed)
+    with caplog.at_level("WARNING", logger="halo_gate.identity"):
+        HaloGate(shower(), secret_key=SECRET, identity="header", trusted_proxies="127.0.0.1")
+    said = [r.getMessage() for r in caplog.records if "X-Forwarded-For" in r.getMessage()]
+    if warned is None:
+        assert said == []
+    else:
+        assert len(said) == 1 and warned in said[0] and "--no-proxy-headers" in said[0]
+
+
 async def test_own_routes_count_the_cookie_only_for_the_request_s_person(gateway: Any) -> None:
     site = await header_site(gateway, concurrent_seats=2)
     async with peer("127.0.0.1") as proxy:

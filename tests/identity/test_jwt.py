@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import threading
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from halo_gate import ConfigError, HaloGate
+from halo_gate.identity.jwks import FETCHES_AT_ONCE
 from halo_gate.identity.jwt import LEEWAY
 from tests.gateway.conftest import SECRET, Server
 from tests.identity.conftest import shower
@@ -30,15 +34,30 @@ ISSUER = "https://proxy.example"
 
 
 class KeyServer:
-    """A JWKS endpoint whose published keys the test changes, counting the fetches."""
+    """A JWKS endpoint whose published keys the test changes, counting the fetches.
+
+    It also serves a key at ``/`` and ``/keys``, the paths ``/keys/..`` and ``/keys/.`` come to:
+    a key anyone could have put somewhere on the proxy's key host.
+    """
 
     def __init__(self) -> None:
         self.published: list[dict[str, Any]] = []
         self.fetches = 0
         self.pem: dict[str, bytes] = {}
-        routes = [Route("/jwks", self.jwks), Route("/keys/{kid}", self.pem_key)]
+        self.elsewhere: bytes | None = None
+        self.holding = threading.Event()  # while set, key requests wait
+        routes = [
+            Route("/jwks", self.jwks),
+            Route("/keys/{kid}", self.pem_key),
+            Route("/", self.other_key),
+            Route("/keys", self.other_key),
+        ]
         self.server = Server(Starlette(routes=routes))
         self.url = self.server.url + "/jwks"
+
+    async def other_key(self, request: Request) -> Response:
+        self.fetches += 1
+        return Response(self.elsewhere, media_type="text/plain")
 
     async def jwks(self, request: Request) -> Response:
         self.fetches += 1
@@ -47,6 +66,8 @@ class KeyServer:
     async def pem_key(self, request: Request) -> Response:
         """AWS's form: one PEM public key per key id."""
         self.fetches += 1
+        while self.holding.is_set():
+            await asyncio.sleep(0.01)
         pem = self.pem.get(request.path_params["kid"])
         return Response(pem, media_type="text/plain") if pem else Response(status_code=404)
 
@@ -170,6 +191,48 @@ async def test_a_bad_assertion_is_refused_and_nobody_is_admitted(
     assert (await site.engine.usage()).in_use == 0
 
 
+MISSING = object()
+
+
+@pytest.mark.parametrize(
+    ("verified", "admitted"),
+    [
+        (True, True),
+        (MISSING, True),  # the proxy's assertion says nothing: its own sign-in checked it
+        (False, False),
+        ("False", False),
+        ("false", False),
+        ("true", False),
+        (None, False),
+        (1, False),
+    ],
+    ids=["true", "absent", "false", "'False'", "'false'", "'true'", "null", "1"],
+)
+async def test_only_json_true_verifies_an_email_as_with_oidc(
+    gateway: Any, keys: KeyServer, verified: object, admitted: bool
+) -> None:
+    key = ec_key("k1")
+    keys.publish(key)
+    site = await jwt_site(gateway, keys)
+    body = claims()
+    if verified is not MISSING:
+        body["email_verified"] = verified
+    token = jwt.encode({"alg": "ES256", "kid": "k1"}, body, key, algorithms=["ES256"])
+    response = await ask(site, token)
+    assert response.status_code == (200 if admitted else 400), response.text
+    assert (await site.engine.usage()).in_use == (1 if admitted else 0)
+
+
+async def test_the_verified_email_waiver_applies_to_assertions_too(
+    gateway: Any, keys: KeyServer
+) -> None:
+    key = ec_key("k1")
+    keys.publish(key)
+    site = await jwt_site(gateway, keys, require_verified_email=False)
+    response = await ask(site, sign(key, email_verified="False"))
+    assert response.status_code == 200, response.text
+
+
 async def test_a_rotated_key_is_picked_up_without_restart_at_most_once_a_minute(
     gateway: Any, keys: KeyServer
 ) -> None:
@@ -257,3 +320,104 @@ async def test_aws_load_balancer_tokens_with_per_key_pem_and_the_signer_as_audie
     unknown = await ask_alb(alb_token(balancer, kid="../../etc"))
     assert unknown.status_code == 400
     assert keys.fetches == 1
+
+
+BALANCER = "arn:aws:elasticloadbalancing:eu-west-1:123:loadbalancer/app/halo/1"
+
+
+def alb_token(key: Any, kid: str, **changes: Any) -> str:
+    header = {"alg": "ES256", "kid": kid, "signer": BALANCER, "client": "c", "typ": "JWT"}
+    registry = JWSRegistry(
+        header_registry={n: HeaderParameter(n, "str") for n in ("signer", "client")},
+        algorithms=["ES256"],
+    )
+    return jwt.encode(header, claims(aud=None, **changes), key, registry=registry)
+
+
+async def alb_site(gateway: Any, keys: KeyServer) -> Any:
+    return await jwt_site(
+        gateway,
+        keys,
+        jwt_header=None,
+        jwt_preset="aws-alb",
+        jwt_jwks_url=keys.server.url + "/keys/{kid}",
+        jwt_audience=BALANCER,
+        concurrent_seats=50,
+    )
+
+
+async def ask_alb(site: Any, token: str, client: httpx.AsyncClient | None = None) -> httpx.Response:
+    if client is None:
+        async with httpx.AsyncClient() as client:
+            return await ask_alb(site, token, client)
+    headers = {"accept": "application/json", "X-Amzn-Oidc-Data": token}
+    return await client.get(site.url + "/", headers=headers)
+
+
+@pytest.mark.parametrize("kid", [".", "..", "...", "%2e%2e", "..%2F..", "a/../..", "a\\.."])
+async def test_aws_key_ids_naming_another_path_are_never_fetched(
+    gateway: Any, keys: KeyServer, kid: str
+) -> None:
+    forger = ec_key(kid)
+    keys.elsewhere = forger.as_pem(private=False)  # what ".../keys/.." would have found
+    site = await alb_site(gateway, keys)
+    response = await ask_alb(site, alb_token(forger, kid))
+    assert response.status_code == 400, response.text
+    assert keys.fetches == 0
+    assert (await site.engine.usage()).in_use == 0
+
+
+async def test_random_aws_key_ids_cannot_starve_a_new_valid_key(
+    gateway: Any, keys: KeyServer
+) -> None:
+    """Ten tokens a second with random key ids, for twenty seconds of the gateway's clock: a
+    valid token is admitted every second, also one signed by a key first seen mid-way."""
+    first, rotated = ec_key("alb-1"), ec_key("alb-2")
+    keys.pem["alb-1"] = first.as_pem(private=False)
+    forger = ec_key("x")
+    site = await alb_site(gateway, keys)
+    admitted = 0
+    async with httpx.AsyncClient() as client:
+        for second in range(20):
+            site.shift_clock(1)
+            for _ in range(10):
+                response = await ask_alb(site, alb_token(forger, uuid.uuid4().hex), client)
+                assert response.status_code == 400
+            if second == 10:
+                keys.pem["alb-2"] = rotated.as_pem(private=False)
+            key, kid = (first, "alb-1") if second < 10 else (rotated, "alb-2")
+            valid = await ask_alb(site, alb_token(key, kid, sub=f"s{second}"), client)
+            admitted += valid.status_code == 200
+        assert admitted == 20
+        assert keys.fetches == 200 + 2  # each id once
+
+        # An id without a key is remembered as such for a minute: asked again, not fetched.
+        replayed = alb_token(forger, "no-such-key")
+        for _ in range(5):
+            assert (await ask_alb(site, replayed, client)).status_code == 400
+        assert keys.fetches == 203
+        site.shift_clock(61)
+        assert (await ask_alb(site, replayed, client)).status_code == 400
+        assert keys.fetches == 204
+
+
+async def test_aws_key_fetches_at_once_are_bounded(gateway: Any, keys: KeyServer) -> None:
+    forger = ec_key("x")
+    site = await alb_site(gateway, keys)
+    keys.holding.set()
+    try:
+        waiting = [
+            asyncio.create_task(ask_alb(site, alb_token(forger, f"held-{n}")))
+            for n in range(FETCHES_AT_ONCE)
+        ]
+        for _ in range(500):
+            if keys.fetches == FETCHES_AT_ONCE:
+                break
+            await asyncio.sleep(0.01)
+        assert keys.fetches == FETCHES_AT_ONCE
+        beyond = await ask_alb(site, alb_token(forger, "one-too-many"))
+        assert beyond.status_code == 503
+        assert keys.fetches == FETCHES_AT_ONCE
+    finally:
+        keys.holding.clear()
+    assert [r.status_code for r in await asyncio.gather(*waiting)] == [400] * FETCHES_AT_ONCE

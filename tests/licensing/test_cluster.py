@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from redis.crc import key_slot
 
+from halo_gate.admin.ended import EndedListener
 from halo_gate.licensing import LicenceEngine, Store, connect
 
 from ..conftest import drop_instance, unique_instance
@@ -160,3 +161,29 @@ async def test_decisions_run_on_a_real_redis_cluster(cluster_engine: LicenceEngi
     retry = await engine.admit(f"p{first_waiter}@x.org", f"p{first_waiter}-again")
     assert retry.outcome == "admitted"
     await drop_instance(engine.store, engine.keys.instance)
+
+
+async def test_ended_announcements_reach_a_listener_on_cluster(
+    cluster_engine: LicenceEngine,
+) -> None:
+    """Sharded pub/sub: announcements arrive, junk on the channel is ignored, and the quiet
+    subscription answers its PINGs instead of being replaced."""
+    engine = cluster_engine
+    heard: list[tuple[str, list[str]]] = []
+    listener = EndedListener(
+        engine, lambda reason, ids: heard.append((reason, ids)), check_every=0.2
+    )
+    listener.start()
+    try:
+        await asyncio.wait_for(listener.subscribed.wait(), 5)
+        await asyncio.sleep(0.7)  # a few PINGs answered
+        await engine.store.spublish(engine.keys.ended_channel, "")
+        await engine.announce_ended("admin", ["s-1"])
+        for _ in range(500):
+            if heard:
+                break
+            await asyncio.sleep(0.01)
+        assert heard == [("admin", ["s-1"])]
+        assert (listener.malformed, listener.replaced) == (1, 0)
+    finally:
+        await listener.stop()

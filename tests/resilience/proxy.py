@@ -1,7 +1,9 @@
 """A TCP proxy in front of Redis that can stall: while stalled it accepts connections and
 holds every byte sent to Redis, and delivers them once it flows again, as a server stuck for a
-while does (the commands still run, after their clients gave up). It runs on an event loop of
-its own, in a thread, so it serves whichever loop or thread the gateway runs on."""
+while does (the commands still run, after their clients gave up). It can also drop the
+connections open at a moment silently, as a NAT or load balancer that forgets them does: their
+bytes vanish both ways, with no FIN or RST, while new connections flow. It runs on an event
+loop of its own, in a thread, so it serves whichever loop or thread the gateway runs on."""
 
 from __future__ import annotations
 
@@ -9,6 +11,14 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
+
+
+@dataclass
+class _Link:
+    """One proxied connection; once ``dropped``, whatever either side sends vanishes."""
+
+    dropped: bool = False
 
 
 class StallingProxy:
@@ -23,6 +33,7 @@ class StallingProxy:
         self._server: asyncio.Server | None = None
         self._pumps: set[asyncio.Task[None]] = set()
         self._writers: list[asyncio.StreamWriter] = []
+        self._links: list[_Link] = []
         self.port = 0
 
     @property
@@ -44,17 +55,35 @@ class StallingProxy:
     def resume(self) -> None:
         self.loop.call_soon_threadsafe(self.flowing.set)
 
+    def drop_existing(self) -> None:
+        """From now on, the bytes of every connection open now vanish, silently, both ways."""
+
+        def drop() -> None:
+            for link in self._links:
+                link.dropped = True
+
+        self.loop.call_soon_threadsafe(drop)
+
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection(*self.target)
         self._writers += [writer, up_writer]
-        for pump in (self._to_redis(reader, up_writer), self._to_client(up_reader, writer)):
+        link = _Link()
+        self._links.append(link)
+        for pump in (
+            self._to_redis(reader, up_writer, link),
+            self._to_client(up_reader, writer, link),
+        ):
             task = asyncio.create_task(pump)
             self._pumps.add(task)
             task.add_done_callback(self._pumps.discard)
 
-    async def _to_redis(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _to_redis(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, link: _Link
+    ) -> None:
         with contextlib.suppress(OSError):
             while data := await reader.read(65536):
+                if link.dropped:
+                    continue
                 if self.trigger is not None and self.trigger in data:
                     self.trigger = None
                     self.flowing.clear()
@@ -65,9 +94,13 @@ class StallingProxy:
         await asyncio.sleep(0.05)
         writer.close()
 
-    async def _to_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _to_client(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, link: _Link
+    ) -> None:
         with contextlib.suppress(OSError):
             while data := await reader.read(65536):
+                if link.dropped:
+                    continue
                 writer.write(data)
                 await writer.drain()
         writer.close()
