@@ -2,9 +2,9 @@
 
 The gauges and the admission, denial and release counters are read from the store at scrape
 time, so every worker answers the same installation-wide figures and the counters survive
-worker restarts without a multiprocess directory. Two figures are this process's own and carry
-a ``worker`` label (host and process id): the store errors it met and the time its licence
-decisions took.
+worker restarts without a multiprocess directory. The time this process's licence decisions
+took, and the counters the gateway registers in ``worker_counters`` (store errors, breaker
+trips...), are this process's own and carry a ``worker`` label (host and process id).
 """
 
 from __future__ import annotations
@@ -99,13 +99,6 @@ class Metrics:
             for value in sorted({*known, *values}):
                 family.add_metric([value], values.get(value, 0))
             metrics.append(family)
-        errors = CounterMetricFamily(
-            "halo_gate_store_errors",
-            "Calls to the store that failed in this worker.",
-            labels=["worker"],
-        )
-        errors.add_metric([self.worker], self.engine.store_errors)
-        metrics.append(errors)
         for name, (text, read) in self.worker_counters.items():
             counter = CounterMetricFamily(f"halo_gate_{name}", text, labels=["worker"])
             counter.add_metric([self.worker], read())

@@ -91,3 +91,10 @@ async def test_metrics_need_the_token_or_an_administrator(
     await root.login(person(idp, "root@example.com"))
     page = await root.get("/_halo/metrics")
     assert page.status_code == 200 and "halo_gate_concurrent_seats" in page.text
+
+
+async def test_each_metric_is_exported_once(site_factory: Any) -> None:
+    site = await site_factory(metrics_token=TOKEN)
+    text = (await scrape(site.url)).text
+    families = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")]
+    assert sorted(families) == sorted(set(families))
