@@ -118,10 +118,13 @@ class Decider:
         seen = self._memory.get(session.session_id)
         if seen is not None and seen.refusal is not None and seen.refusal.outcome == "ended":
             return Gate("login", cookie="", decision=seen.refusal)
+        now = self.clock()
         if seen is None or seen.refusal is None:
             if self.between_heartbeats(session, passive=True):
                 return Gate("pass", session)
-        return await self._check_live(session, seen, self.clock())
+        elif now - seen.checked < self.interval:
+            return Gate("pass", session)  # refused (a waiter, say), but checked lately
+        return await self._check_live(session, seen, now)
 
     async def _check_live(self, session: Session, seen: Seen | None, now: float) -> Gate:
         # A session that is merely lost (expired, or the store restarted) is let through

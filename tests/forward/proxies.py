@@ -23,7 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.gateway.conftest import Server, free_port
+from tests.gateway.conftest import Server
+from tests.support import free_port
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "forward-auth"
 

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from tests.conftest import REDIS_URL, unique_instance
-from tests.gateway.conftest import SECRET, free_port
+from tests.gateway.conftest import SECRET
+from tests.support import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -31,6 +30,7 @@ from halo_gate import HaloGate
 from halo_gate.cli.demo import IdentityProvider, start_identity_provider
 from halo_gate.licensing import LicenceEngine
 from tests.conftest import REDIS_URL, drop_instance, unique_instance
+from tests.support import free_port
 
 SECRET = "a-test-signing-key-0123456789"
 
@@ -76,13 +76,6 @@ def make_app() -> Starlette:
 def idp() -> Iterator[IdentityProvider]:
     with start_identity_provider() as provider:
         yield provider
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class Server:

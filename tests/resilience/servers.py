@@ -7,7 +7,6 @@ policy, an idle timeout or a failover gets a private server for it.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -18,6 +17,8 @@ from pathlib import Path
 import pytest
 from redis import Redis
 from redis.exceptions import RedisError
+
+from tests.support import free_port
 
 START_WITHIN = 10.0
 
@@ -30,13 +31,6 @@ def redis_server() -> str:
             "redis-server program (Debian package redis-server); it is not installed."
         )
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class Server:

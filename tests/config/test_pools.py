@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from halo_gate.config import ConfigError, Settings
-
-from .test_config import REQUIRED
+from tests.config.test_settings import REQUIRED
 
 
 def test_pool_rules_are_read_in_the_order_given() -> None:
