@@ -27,11 +27,18 @@ from .answer import Answerer
 from .paths import PathPrefixes, Urls, split_target
 from .pipeline import Pipeline
 
-# The headers each proxy sets (overwriting the client's) to say what the original request was.
-ORIGINAL_HEADERS = {
-    "nginx": (b"x-original-uri", b"x-original-method"),
-    "caddy": (b"x-forwarded-uri", b"x-forwarded-method"),
-    "traefik": (b"x-forwarded-uri", b"x-forwarded-method"),
+# The headers each proxy sets (overwriting the client's) to say what the original request was:
+# its target, its method, and the host and scheme it was sent to. nginx passes the Host on as it
+# is (the shipped configuration sets it); Caddy and Traefik put the original in X-Forwarded-*.
+ORIGINAL_HEADERS: dict[str, tuple[bytes, bytes, bytes | None, bytes | None]] = {
+    "nginx": (b"x-original-uri", b"x-original-method", None, None),
+    "caddy": (b"x-forwarded-uri", b"x-forwarded-method", b"x-forwarded-host", b"x-forwarded-proto"),
+    "traefik": (
+        b"x-forwarded-uri",
+        b"x-forwarded-method",
+        b"x-forwarded-host",
+        b"x-forwarded-proto",
+    ),
 }
 # Never handed on as the client sent them: the original request's headers of every proxy, and
 # the identity the gateway answers with.
@@ -66,7 +73,7 @@ class ForwardAuth:
         app: ASGIApp,
     ) -> None:
         self.auth_path = settings.path_prefix + "/auth"
-        self._uri, self._method = ORIGINAL_HEADERS[settings.auth_proxy]
+        self._uri, self._method, self._host, self._proto = ORIGINAL_HEADERS[settings.auth_proxy]
         self._own = PathPrefixes((settings.path_prefix,))
         self._trusted = [ipaddress.ip_network(item) for item in settings.trusted_proxies]
         self._pipeline = pipeline
@@ -126,7 +133,8 @@ class ForwardAuth:
     def _original(self, scope: Scope) -> tuple[Scope, bool] | None:
         """The original request as the proxy describes it, and whether it asks for a
         WebSocket; None when the proxy did not describe it."""
-        uri = method = None
+        uri = method = host = None
+        scheme = scope.get("scheme", "http")
         kept = []
         upgrade = False
         for key, value in scope["headers"]:
@@ -134,14 +142,22 @@ class ForwardAuth:
                 uri = value.decode("latin-1")
             elif key == self._method:
                 method = value.decode("latin-1")
+            elif key == self._host:
+                host = value
+            elif key == self._proto and value in (b"http", b"https"):
+                scheme = value.decode()
             elif key not in DROPPED:
                 kept.append((key, value))
-                upgrade = upgrade or (key == b"upgrade" and value.lower() == b"websocket")
+                # Upgrade is hop-by-hop (nginx does not pass it on); the handshake's key is not.
+                upgrade = upgrade or key == b"sec-websocket-key"
         if uri is None or not uri.startswith("/"):
             return None
+        if host is not None:
+            kept = [(key, value) for key, value in kept if key != b"host"] + [(b"host", host)]
         path, query = split_target(uri)
         original = {
             **scope,
+            "scheme": scheme,
             "method": (method or "GET").upper()[:16],
             "path": path,
             "raw_path": uri.partition("?")[0].encode("latin-1", "replace"),

@@ -20,6 +20,9 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import pytest
 from redis.asyncio import Redis
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin
 
 from halo_gate.cli.demo import IdentityProvider
 from halo_gate.cli.serve import create_app
@@ -312,3 +315,21 @@ class ForwardAuthContract:
                 assert 400 <= page.status_code < 500, page.text
                 assert_stays_on(site.url, page)
         assert not [call for call in site.upstream.calls if "evil" in call[1]]
+
+    async def test_a_websocket_from_another_origin_never_reaches_the_app(
+        self, site: ProxiedSite, idp: IdentityProvider
+    ) -> None:
+        ann = site.browser()
+        assert (await ann.login(person(idp, "ann@example.com"))).status_code == 200
+        headers = {"cookie": f"halo_session={ann.session_cookie}"}
+        url = site.url.replace("http://", "ws://") + "/ws"
+        # A page of another origin of the same site opens the socket with ann's cookie.
+        for origin in ("http://sub.example.test", "null"):
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(url, origin=Origin(origin), additional_headers=headers):
+                    pass
+            # nginx then hands the handshake to the gateway as a page request; none is a socket.
+            assert refused.value.response.status_code != 101, origin
+        assert ("WEBSOCKET", "/ws") not in site.upstream.calls
+        async with connect(url, origin=Origin(site.url), additional_headers=headers) as own:
+            assert await own.recv() == "hello ann@example.com"

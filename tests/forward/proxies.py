@@ -21,7 +21,8 @@ import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from tests.gateway.conftest import Server
 from tests.support import free_port
@@ -51,7 +52,11 @@ class Upstream:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
         methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-        self.server = Server(Starlette(routes=[Route("/{rest:path}", self.echo, methods=methods)]))
+        routes = [
+            WebSocketRoute("/ws", self.socket),
+            Route("/{rest:path}", self.echo, methods=methods),
+        ]
+        self.server = Server(Starlette(routes=routes))
 
     async def echo(self, request: Request) -> Response:
         self.calls.append((request.method, request.url.path))
@@ -63,6 +68,12 @@ class Upstream:
                 "groups": request.headers.get("x-halo-groups"),
             }
         )
+
+    async def socket(self, websocket: WebSocket) -> None:
+        self.calls.append(("WEBSOCKET", websocket.url.path))
+        await websocket.accept()
+        await websocket.send_text(f"hello {websocket.headers.get('x-halo-user')}")
+        await websocket.close()
 
 
 class Proxy:

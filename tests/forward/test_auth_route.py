@@ -233,7 +233,7 @@ async def test_only_the_trusted_proxies_may_ask(make: Make) -> None:
 async def test_a_websocket_from_another_origin_is_refused(make: Make) -> None:
     app = make()
     cookie = await cookie_for(app, "ann@example.com")
-    upgrade = {"Upgrade": "websocket", "Connection": "Upgrade", "X-Original-URI": "/ws"}
+    upgrade = {"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "X-Original-URI": "/ws"}
     evil = await auth(app, cookie, Origin="https://sub.gate.test", **upgrade)
     assert evil.status_code == 403
     assert evil.headers["x-halo-reason"] == "cross_origin"
