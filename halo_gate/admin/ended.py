@@ -26,6 +26,10 @@ logger = logging.getLogger("halo_gate")
 OnEnded = Callable[[str, list[str]], None]  # (reason, session ids)
 FIRST_BACKOFF = 0.1
 MAX_BACKOFF = 5.0
+# Each read waits this long for an announcement, less than the store's socket timeout, so a
+# quiet channel is never taken for a stalled store (redis-py before 8 applies that timeout to a
+# read that waits without one).
+LISTEN_POLL = 5.0
 
 
 def _text(value: Any) -> str:
@@ -65,7 +69,7 @@ class EndedListener:
                 else:
                     await pubsub.subscribe(channel)
                 while True:
-                    message = await pubsub.get_message(timeout=None)
+                    message = await pubsub.get_message(timeout=LISTEN_POLL)
                     if message is None:
                         continue
                     if message["type"] in ("subscribe", "ssubscribe"):
@@ -85,4 +89,4 @@ class EndedListener:
                 backoff = min(backoff * 2, MAX_BACKOFF)
             finally:
                 with suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()

@@ -24,6 +24,7 @@ class StallingProxy:
         self._pumps: set[asyncio.Task[None]] = set()
         self._writers: list[asyncio.StreamWriter] = []
         self.port = 0
+        self.accepted = 0  # connections accepted so far
 
     @property
     def url(self) -> str:
@@ -45,6 +46,7 @@ class StallingProxy:
         self.loop.call_soon_threadsafe(self.flowing.set)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
         up_reader, up_writer = await asyncio.open_connection(*self.target)
         self._writers += [writer, up_writer]
         for pump in (self._to_redis(reader, up_writer), self._to_client(up_reader, writer)):
