@@ -27,8 +27,8 @@ OnEnded = Callable[[str, list[str]], None]  # (reason, session ids)
 FIRST_BACKOFF = 0.1
 MAX_BACKOFF = 5.0
 # Each read waits this long for an announcement, less than the store's socket timeout, so a
-# quiet channel is never taken for a stalled store (redis-py before 8 applies that timeout to a
-# read that waits without one).
+# quiet channel is never taken for a stalled store (redis-py 8.0 applies that timeout to a read
+# that waits without one).
 LISTEN_POLL = 5.0
 
 
