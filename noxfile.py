@@ -18,12 +18,8 @@ nox.options.default_venv_backend = "uv"
 nox.options.reuse_existing_virtualenvs = False
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
-# The dev tools (pinned exactly) less the two that run nox itself.
-TOOLS = [
-    tool
-    for tool in nox.project.dependency_groups(PYPROJECT, "dev")
-    if not tool.startswith(("nox==", "uv=="))
-]
+# The dev tools, pinned exactly (mypy checks this file too, so nox is among them).
+TOOLS = nox.project.dependency_groups(PYPROJECT, "dev")
 EXTRAS = ".[planner,demo,serve,examples]"
 # The middleware's own install: every module a request or the CLI touches imports.
 IMPORT_CHECK = (
