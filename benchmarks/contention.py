@@ -45,7 +45,7 @@ from redis.exceptions import WatchError
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from halo_gate.licensing import LicenceEngine, connect  # noqa: E402
-from halo_gate.licensing.store import POOL_SIZE, POOL_WAIT  # noqa: E402
+from halo_gate.licensing.options import POOL_SIZE, POOL_WAIT  # noqa: E402
 
 GOAL_RATIO = 3.0
 SEMAPHORE_TIMEOUT = 1800.0  # a holder expires after this long, as a session idles out

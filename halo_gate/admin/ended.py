@@ -36,6 +36,9 @@ MAX_BACKOFF = 5.0
 CHECK_EVERY = 15.0  # seconds without a message before the subscription is asked if it lives
 ANSWER_WITHIN = 5.0  # seconds its PING may take before it is replaced
 CLOSE_WITHIN = 1.0  # a dead connection is dropped, not waited for
+# Each read waits at most this long, less than the store's socket timeout, so a quiet channel is
+# never taken for a stalled store (redis-py 8.0 applies that timeout to a read that waits longer).
+LISTEN_POLL = 5.0
 
 
 class SubscriptionSilent(Exception):
@@ -137,18 +140,21 @@ class EndedListener:
             await pubsub.subscribe(channel)
             receive = pubsub.get_message
         loop = asyncio.get_running_loop()
+        heard_at = loop.time()
         deadline: float | None = None  # when an unanswered PING gives the subscription up
         while True:
-            wait = self.check_every if deadline is None else deadline - loop.time()
+            until = heard_at + self.check_every if deadline is None else deadline
+            wait = min(until - loop.time(), LISTEN_POLL)
             message = await receive(timeout=max(wait, 0.0))
             if message is None:
-                if deadline is None:
+                now = loop.time()
+                if deadline is None and now >= heard_at + self.check_every:
                     await self._ping(pubsub)
-                    deadline = loop.time() + self.answer_within
-                elif loop.time() >= deadline:
+                    deadline = now + self.answer_within
+                elif deadline is not None and now >= deadline:
                     raise SubscriptionSilent
                 continue
-            deadline = None  # anything heard: the connection lives
+            heard_at, deadline = loop.time(), None  # anything heard: the connection lives
             if message["type"] in ("subscribe", "ssubscribe"):
                 self.subscribed.set()
                 self._backoff = FIRST_BACKOFF

@@ -21,10 +21,10 @@ import logging
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import SentinelConnectionPool, SentinelManagedConnection
-from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError, RedisError, ResponseError
+
+from . import options
 
 logger = logging.getLogger("halo_gate")
 
@@ -33,7 +33,6 @@ CHANNEL = "+switch-master"
 # and how long it waits before subscribing again after its Sentinel went away.
 LISTEN_POLL = 1.0
 RESUBSCRIBE_AFTER = 0.5
-CONNECT_TIMEOUT = 0.5
 
 Address = tuple[str, int]
 
@@ -88,12 +87,8 @@ class WatchedSentinelPool(SentinelConnectionPool):
     async def _watch(self, address: Address) -> None:
         host, port = address
         while True:
-            client = Redis(
-                host=host,
-                port=port,
-                socket_connect_timeout=CONNECT_TIMEOUT,
-                retry=Retry(NoBackoff(), 0),  # this loop subscribes again by itself
-            )
+            # One try each (this loop subscribes again by itself), short timeouts.
+            client = Redis(host=host, port=port, **options.sentinel())
             try:
                 async with client.pubsub() as pubsub:
                     await pubsub.subscribe(CHANNEL)

@@ -13,43 +13,15 @@ from redis.asyncio.connection import (
     SSLConnection,
     UnixDomainSocketConnection,
 )
-from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
-from redis.backoff import NoBackoff
 from redis.connection import HiredisRespSerializer
-from redis.exceptions import ConnectionError
 from redis.typing import EncodableT
 from redis.utils import HIREDIS_AVAILABLE
 
+from . import options
 from .failover import WatchedSentinelPool
 
 Store = Redis | RedisCluster
-
-# Connections per client. A decision beyond that many in flight waits for one to come free, up
-# to POOL_WAIT seconds, instead of failing at once (redis-py's default pool raises "Too many
-# connections" past 100, which a busy worker would turn into "licence service unavailable").
-POOL_SIZE = 100
-POOL_WAIT = 5.0
-
-# A pooled connection that the server has closed meanwhile (Redis's `timeout` setting, a
-# restart, a failover's CLIENT KILL) fails a command before the server runs it; such a command
-# is retried once on a fresh connection instead of answering "unavailable" with a healthy store.
-# Only connection errors are retried, never timeouts (the server may still be running it); a
-# retried decision is harmless anyway, since every script is idempotent for its session id.
-# A connection idle longer than HEALTH_CHECK_INTERVAL is PINGed before use.
-HEALTH_CHECK_INTERVAL = 30.0
-SENTINEL_TIMEOUT = 0.5
-
-
-def reconnecting() -> dict[str, Any]:
-    """Connection options for the retry above (one set per client: Retry is copied per
-    connection)."""
-    return {
-        "retry": Retry(NoBackoff(), 1),
-        "retry_on_error": [ConnectionError],
-        "health_check_interval": HEALTH_CHECK_INTERVAL,
-    }
-
 
 SCHEMES = "redis://, rediss://, unix://, redis+cluster://, rediss+cluster://, redis+sentinel://"
 
@@ -67,11 +39,14 @@ def connect(url: str | None) -> Store:
     scheme = url.split("://", 1)[0]
     if scheme in ("redis", "rediss", "unix"):
         pool = BlockingConnectionPool.from_url(
-            url, max_connections=POOL_SIZE, timeout=POOL_WAIT, **reconnecting()
+            url,
+            max_connections=options.POOL_SIZE,
+            timeout=options.POOL_WAIT,
+            **options.server(tcp=scheme != "unix"),
         )
         return _packing_with_hiredis(Redis.from_pool(pool))
     if scheme in ("redis+cluster", "rediss+cluster"):
-        return RedisCluster.from_url(url.replace("+cluster", "", 1))
+        return RedisCluster.from_url(url.replace("+cluster", "", 1), **options.cluster())
     if scheme == "redis+sentinel":
         return _sentinel(url)
     raise ValueError(f"Redis URL scheme {scheme!r} is not one of {SCHEMES}.")
@@ -81,11 +56,12 @@ class _HiredisPacking(AbstractConnection):
     # redis-py's asyncio connections pack every command in pure Python (its sync ones use
     # hiredis). Packing with hiredis saves several microseconds of client CPU per call, which
     # is most of what separates a licence decision's client cost from a PING's.
-    _serializer = HiredisRespSerializer()
+    # Any: redis-py annotates pack(*args: List), though it takes the command's arguments, and
+    # from 8.0 on leaves the constructor unannotated.
+    _serializer: Any = cast(Any, HiredisRespSerializer)()
 
     def pack_command(self, *args: EncodableT) -> list[bytes]:
-        # redis-py annotates pack(*args: List), though it takes the command's arguments.
-        packed: list[bytes] = self._serializer.pack(*cast(Any, args))
+        packed: list[bytes] = self._serializer.pack(*args)
         return packed
 
 
@@ -133,19 +109,11 @@ def _sentinel(url: str) -> Redis:
     path = [p for p in parts.path.split("/") if p]
     if not path:
         raise ValueError("A redis+sentinel:// URL needs the service name as its path.")
-    options: dict[str, Any] = {"db": int(path[1]) if len(path) > 1 else 0}
+    settings: dict[str, Any] = {"db": int(path[1]) if len(path) > 1 else 0}
     if password:
-        options["password"] = password
-    # Each Sentinel is asked once with a short timeout, so one that stalls costs SENTINEL_TIMEOUT
-    # before the next is asked (redis-py moves the one that answered to the front); redis-py's
-    # default would retry a silent Sentinel ten times with growing waits before moving on.
-    timeouts = {
-        "socket_timeout": SENTINEL_TIMEOUT,
-        "socket_connect_timeout": SENTINEL_TIMEOUT,
-        "retry": Retry(NoBackoff(), 0),
-    }
-    sentinel = Sentinel(hosts, sentinel_kwargs=timeouts)  # type: ignore[no-untyped-call]
+        settings["password"] = password
+    sentinel = Sentinel(hosts, sentinel_kwargs=options.sentinel())
     master: Redis = sentinel.master_for(
-        path[0], connection_pool_class=WatchedSentinelPool, **options, **reconnecting()
+        path[0], connection_pool_class=WatchedSentinelPool, **settings, **options.server()
     )
     return master

@@ -4,14 +4,17 @@ pub/sub; with the subscription cut, at its next heartbeat."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
+import pytest
 from redis.asyncio import Redis
 
+from halo_gate.admin import ended
 from halo_gate.admin.ended import FIRST_BACKOFF, EndedListener
 from halo_gate.cli.demo import IdentityProvider
-from halo_gate.licensing import LicenceEngine
+from halo_gate.licensing import LicenceEngine, connect, options
 from tests.conftest import REDIS_URL, drop_instance, unique_instance
 from tests.gateway.conftest import Browser, Site, person, site_settings
 from tests.resilience.proxy import stalling_proxy
@@ -211,3 +214,34 @@ async def test_a_silently_dropped_subscription_is_replaced_within_its_bound() ->
             await through_proxy.aclose()
             await drop_instance(direct.store, instance)
             await direct.store.aclose()
+
+
+async def test_a_quiet_channel_is_not_a_lost_subscription(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Nothing announced for longer than the store's socket timeout.
+    monkeypatch.setattr(options, "SOCKET_TIMEOUT", 0.5)
+    monkeypatch.setattr(ended, "LISTEN_POLL", 0.2)
+    instance = unique_instance()
+    store = connect(REDIS_URL)
+    engine = LicenceEngine(store, instance=instance)
+    heard: list[tuple[str, list[str]]] = []
+    listener = EndedListener(engine, lambda reason, ids: heard.append((reason, ids)))
+    listener.start()
+    try:
+        await asyncio.wait_for(listener.subscribed.wait(), 5)
+        subscription = listener.pubsub
+        with caplog.at_level(logging.WARNING, logger="halo_gate"):
+            await asyncio.sleep(1.2)
+        assert listener.pubsub is subscription
+        assert "announcements lost" not in caplog.text
+        await engine.announce_ended("admin", ["s-3"])
+        for _ in range(100):
+            if heard:
+                break
+            await asyncio.sleep(0.01)
+        assert heard == [("admin", ["s-3"])]
+    finally:
+        await listener.stop()
+        await drop_instance(store, instance)
+        await store.aclose()

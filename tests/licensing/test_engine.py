@@ -13,7 +13,7 @@ import pytest
 from redis.asyncio import Redis
 
 from halo_gate.licensing import LicenceEngine, StoreUnavailable, connect
-from halo_gate.licensing.store import POOL_SIZE
+from halo_gate.licensing.options import POOL_SIZE
 
 from ..conftest import REDIS_URL, drop_instance, unique_instance
 

@@ -35,6 +35,7 @@ class StallingProxy:
         self._writers: list[asyncio.StreamWriter] = []
         self._links: list[_Link] = []
         self.port = 0
+        self.accepted = 0  # connections accepted so far
 
     @property
     def url(self) -> str:
@@ -65,6 +66,7 @@ class StallingProxy:
         self.loop.call_soon_threadsafe(drop)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
         up_reader, up_writer = await asyncio.open_connection(*self.target)
         self._writers += [writer, up_writer]
         link = _Link()

@@ -183,7 +183,7 @@ async def switch_heard(deployment: sentinel.Deployment, heard: asyncio.Future[fl
                     heard.set_result(loop.time())
     finally:
         for pubsub in pubsubs:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()
         for client in clients:
             await client.aclose()
 
