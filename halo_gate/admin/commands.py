@@ -1,5 +1,5 @@
-"""The administrators' ``halo-gate`` subcommands: check, status, sessions, named, capacity,
-events, export and recommend.
+"""The administrators' ``halo-gate`` subcommands: check, status, licences, sessions, named,
+capacity, events, export and recommend.
 
 They read the same ``HALO_GATE_*`` settings as the middleware and call the engine directly;
 reading commands print a table by default and JSON with ``--json``. Problems are one sentence
@@ -22,7 +22,7 @@ from ..licensing import LicenceEngine, StoreUnavailable
 from ..licensing.records import now
 from .check import run_check
 from .export import export, iso, period
-from .operations import BadRequest, Operations, Refused
+from .operations import DEFAULT_PAGE, BadRequest, Operations, Refused
 from .recommend import recommendation
 
 FAILED = 1
@@ -47,6 +47,17 @@ def add_commands(sub: Any) -> None:
     ended = what.add_parser("end", help="end a session at once on every worker")
     ended.add_argument("session_id")
     ended.set_defaults(run=_runner(_sessions_end))
+
+    licences = sub.add_parser("licences", help="licence holders: list, or end a licence")
+    what = licences.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listed = what.add_parser("list", help="the people holding a licence, with their sessions")
+    listed.add_argument("--search", default="", help="only people whose name contains this")
+    listed.add_argument("--offset", type=_count, default=0, help="holders to skip (0)")
+    listed.add_argument("--limit", type=_count, default=DEFAULT_PAGE, help="holders to show")
+    _reading(listed, _licences_list)
+    ended = what.add_parser("end", help="end every session of a person, freeing the licence")
+    ended.add_argument("person")
+    ended.set_defaults(run=_runner(_licences_end))
 
     named = sub.add_parser("named", help="named seats: list, add or remove a person")
     what = named.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -166,9 +177,41 @@ async def _sessions_list(ops: Operations, args: argparse.Namespace) -> int:
 
 
 async def _sessions_end(ops: Operations, args: argparse.Namespace) -> int:
-    if not await ops.end_session(args.session_id, by=CLI_BY):
+    ended = await ops.end_session(args.session_id, by=CLI_BY)
+    if ended is None:
         return _fail(f"no live session has id {args.session_id!r}.")
-    print(f"ended session {args.session_id}")
+    held = "still holds a licence" if ended["licence_held"] else "holds no licence now"
+    print(f"ended session {args.session_id}; {ended['person']} {held}")
+    return 0
+
+
+async def _licences_list(ops: Operations, args: argparse.Namespace) -> int:
+    found = await ops.licences(search=args.search, offset=args.offset, limit=max(args.limit, 1))
+    if args.json:
+        return _print_json(found)
+    header = ("person", 32), ("licence", 10), ("group", 12), ("since", 19), ("last active", 19)
+    print(" ".join(f"{name:<{width}}" for name, width in header), "sessions")
+    for h in found["licences"]:
+        devices = ", ".join(f"{s['device']} {s['address']}".strip() for s in h["sessions"])
+        print(
+            f"{h['person']:<32} {h['licence']:<10} {h['group'] or '-':<12} "
+            f"{_when(h['since'])} {_when(h['last_activity'])} {len(h['sessions'])}: {devices}"
+        )
+    shown = len(found["licences"])
+    print(
+        f"{shown} of {found['total']} licence holders"
+        if shown < found["total"]
+        else f"{found['total']} licence holders"
+    )
+    return 0
+
+
+async def _licences_end(ops: Operations, args: argparse.Namespace) -> int:
+    done = await ops.end_licence(args.person, by=CLI_BY)
+    if done is None:
+        return _fail(f"{args.person} holds no licence.")
+    count = done["sessions_ended"]
+    print(f"{done['person']}: {done['licence']} licence freed, {count} sessions ended")
     return 0
 
 

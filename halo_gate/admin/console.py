@@ -25,7 +25,7 @@ CSP = (
     "connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; "
     "frame-ancestors 'none'"
 )
-ACTIONS = ("end", "assign", "unassign", "capacity")
+ACTIONS = ("end", "end_licence", "dequeue", "assign", "unassign", "capacity")
 
 
 class Console:
@@ -79,10 +79,33 @@ class Console:
 
     async def _act(self, action: str, form: dict[str, str], by: str) -> tuple[int, str]:
         if action == "end":
-            session_id = form.get("session_id", "")
-            if not await self.ops.end_session(session_id, by=by):
+            ended = await self.ops.end_session(
+                form.get("session_id", ""), by=by, person=form.get("person")
+            )
+            if ended is None:
                 return 404, "That session has already ended."
-            return 200, "Session ended."
+            if ended["licence_held"]:
+                left = ended["sessions_left"]
+                return 200, (
+                    f"Session ended. {ended['person']} still holds a licence "
+                    f"through {left} other session{'s' if left != 1 else ''}."
+                )
+            return 200, f"Session ended; {ended['person']}'s licence is free."
+        if action == "end_licence":
+            person = form.get("person", "")
+            done = await self.ops.end_licence(person, by=by)
+            if done is None:
+                return 404, f"{person} holds no licence."
+            count = done["sessions_ended"]
+            return 200, (
+                f"{done['person']}'s licence is free: {count} "
+                f"session{'s' if count != 1 else ''} ended."
+            )
+        if action == "dequeue":
+            person = form.get("person", "")
+            if not await self.ops.dequeue(person, by=by):
+                return 404, f"{person} is not waiting in line."
+            return 200, f"{person.strip().lower()} was taken out of the line."
         if action == "assign":
             answer = await self.ops.assign(form.get("person", ""), by=by)
             if isinstance(answer, Refused):

@@ -13,6 +13,7 @@ from ..config import Settings
 from ..licensing import LicenceEngine, PoolRulesError
 from ..licensing.pools import as_text, normalise
 from ..licensing.records import EventPage, days, events, minutes, now
+from . import people
 from .named import named_seats
 
 DEFAULT_PAGE = 50
@@ -55,37 +56,37 @@ class Operations:
         """The object of ``GET /_halo/api/usage`` (and ``halo-gate status --json``)."""
         return (await self.engine.usage()).as_json()
 
+    async def licences(
+        self, *, search: str = "", offset: int = 0, limit: int = DEFAULT_PAGE
+    ) -> dict[str, Any]:
+        """The object of ``GET /_halo/api/licences``: licence holders, people first."""
+        page = await people.holders(self.engine, search=search, offset=offset, limit=limit)
+        return people.licences_json(page, offset=offset, limit=limit)
+
     async def sessions(
         self, *, search: str = "", offset: int = 0, limit: int = DEFAULT_PAGE
     ) -> dict[str, Any]:
-        at, live = await self.engine.sessions()
-        needle = search.strip().lower()
-        found = [s for s in live if needle in s.person.lower()] if needle else live
-        return {
-            "sessions": [
-                {
-                    "session_id": s.session_id,
-                    "user": s.person,
-                    "licence": s.licence,
-                    "since": s.since,
-                    "last_seen": s.last_seen,
-                    "expires_at": s.expires_at,
-                }
-                for s in found[offset : offset + limit]
-            ],
-            "total": len(found),
-            "offset": offset,
-            "limit": limit,
-            "now": at,
-        }
+        page = await people.holders(self.engine, search=search, offset=offset, limit=limit)
+        return people.sessions_json(page, offset=offset, limit=limit)
 
-    async def end_session(self, session_id: str, *, by: str) -> bool:
-        """End the live session with this id; False when there is none."""
-        _, live = await self.engine.sessions()
-        for session in live:
-            if session.session_id == session_id:
-                return await self.engine.end_session(session.person, session_id, by=by) > 0
-        return False
+    async def end_session(
+        self, session_id: str, *, by: str, person: str | None = None
+    ) -> dict[str, Any] | None:
+        """End the live session with this id; None when there is none."""
+        return await people.end_session(self.engine, session_id, by=by, person=person)
+
+    async def end_licence(self, person: str, *, by: str) -> dict[str, Any] | None:
+        """End every session of ``person``; None when they hold no licence."""
+        return await people.end_licence(self.engine, person, by=by)
+
+    async def queue(self, *, offset: int = 0, limit: int = DEFAULT_PAGE) -> dict[str, Any]:
+        """The object of ``GET /_halo/api/queue``: the waiting line in the order it is served."""
+        page = await self.engine.reads.line(offset=offset, limit=limit)
+        return people.queue_json(page, offset=offset, limit=limit)
+
+    async def dequeue(self, person: str, *, by: str) -> bool:
+        """Take ``person`` out of the line; False when they are not in it."""
+        return await self.engine.reads.dequeue(person.strip().lower(), by=by)
 
     async def named(self) -> dict[str, Any]:
         return await named_seats(self.engine)

@@ -18,6 +18,7 @@ from redis.exceptions import NoScriptError, RedisError, ResponseError
 from . import pools
 from .keys import Keyspace
 from .pools import PoolRules, PoolRulesError, RulesInput
+from .reads import Reads
 from .results import (
     AssignOutcome,
     Decision,
@@ -148,6 +149,13 @@ class LicenceEngine:
         self.store_errors = 0
         self.timer: Callable[[float], None] | None = None
         self._shas = {name: _sha1(source) for name, source in self._scripts.items()}
+        # The console's reads (licence holders, the line) and the notes taken at sign-in.
+        self.reads = Reads(
+            self,
+            idle_ms=idle_timeout * 1000,
+            max_age_ms=session_max_age * 1000,
+            audit_cap=audit_maxlen,
+        )
 
     def _packed_settings(self) -> bytes:
         """ARGV[1] of every script (see common.lua), encoded once per clock offset."""
@@ -266,10 +274,16 @@ class LicenceEngine:
         *,
         named_group: bool = False,
         groups: Iterable[str] = (),
+        user_agent: str | None = None,
+        address: str = "",
     ) -> Decision:
         """Admit ``person`` (a member of ``groups``) into a new session, or refuse with the
-        reason."""
-        return await self._admission("admit", person, session_id, named_group, groups)
+        reason. With ``user_agent`` (a sign-in's), an admitted or waiting session is noted
+        with it and ``address`` for the console."""
+        decision = await self._admission("admit", person, session_id, named_group, groups)
+        if user_agent is not None and (decision.admitted or decision.position):
+            await self.reads.note(person, session_id, user_agent=user_agent, address=address)
+        return decision
 
     async def heartbeat(
         self,

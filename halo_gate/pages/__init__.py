@@ -230,8 +230,10 @@ def error(
 
 
 def logout_page(
-    *, person: str | None, csrf_token: str, logout_url: str, login_url: str
+    *, person: str | None, csrf_token: str, logout_url: str, login_url: str, others: int = 0
 ) -> HTMLResponse:
+    """The sign-out form; ``others``: the person's other live sessions, which keep their
+    licence unless they sign out everywhere."""
     title = "Sign out" if person else "Signed out"
     return render(
         "logout.html",
@@ -241,6 +243,7 @@ def logout_page(
         csrf_token=csrf_token,
         logout_url=logout_url,
         login_url=login_url,
+        others=others,
     )
 
 

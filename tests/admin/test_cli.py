@@ -205,6 +205,35 @@ def test_sessions_named_capacity_and_events(
     assert [line.split()[2] for line in out.splitlines()] == ["admitted", "ended"]
 
 
+def test_licences_list_and_end(instance: str, capsys: pytest.CaptureFixture[str]) -> None:
+    firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+    async def setup(engine: LicenceEngine) -> None:
+        await engine.configure(concurrent_seats=4, named_seats=0)
+        await engine.admit("bob@x.org", "bob-1", user_agent=firefox, address="10.0.0.7")
+        await engine.admit("bob@x.org", "bob-2", user_agent="", address="10.0.0.8")
+        await engine.admit("cat@x.org", "cat-1")
+
+    on(instance, setup)
+    status, out, _ = run_cli(capsys, "licences", "list", "--json", "--search", "bob")
+    listed = json.loads(out)
+    assert listed["total"] == 1 and listed["limit"] == 50
+    [bob] = listed["licences"]
+    assert [(s["device"], s["address"]) for s in bob["sessions"]] == [
+        ("Firefox 128 on Linux", "10.0.0.7"),
+        ("unknown", "10.0.0.8"),
+    ]
+    status, out, _ = run_cli(capsys, "licences", "list")
+    assert status == 0 and "2 licence holders" in out and "Firefox 128 on Linux 10.0.0.7" in out
+    status, out, _ = run_cli(capsys, "licences", "end", "BOB@x.org")
+    assert status == 0 and "bob@x.org: concurrent licence freed, 2 sessions ended" in out
+    status, _, err = run_cli(capsys, "licences", "end", "bob@x.org")
+    assert status == 1 and err == "halo-gate: bob@x.org holds no licence.\n"
+    # A session without a note (admitted by no sign-in) is found by walking the holders.
+    status, out, _ = run_cli(capsys, "sessions", "end", "cat-1")
+    assert status == 0 and "cat@x.org holds no licence now" in out
+
+
 def test_bad_settings_and_unreachable_parts_are_one_sentence_each(
     instance: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
