@@ -123,6 +123,7 @@ def queue_json(page: LinePage, *, offset: int, limit: int) -> dict[str, Any]:
             for w in page.waiting
         ],
         "length": page.length,
+        "groups": page.by_group,
         "offset": offset,
         "limit": limit,
         "now": page.now,

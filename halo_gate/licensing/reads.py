@@ -88,6 +88,7 @@ class LinePage:
     waiting: list[Waiter]
     length: int
     now: float
+    by_group: dict[str, int]  # waiters per group under the pool rules, over the whole line
 
 
 def _script(name: str) -> str:
@@ -318,6 +319,15 @@ class Reads:
     async def line(self, *, offset: int, limit: int) -> LinePage:
         keys = [self._key(name) for name in ("queue", "waiting", "offers", "waiters")]
         reply = await self._run("queue_page", keys, self._offset_ms(), offset, limit)
+        try:
+            # The whole line's records, for the count per group: at most HALO_GATE_QUEUE_MAX.
+            records: list[Any] = await self._store.hvals(keys[3])
+        except RedisError as error:
+            raise self._failed(error) from error
+        by_group: dict[str, int] = {}
+        for record in records:
+            for group in set(text(record).split("\n")[1:]):
+                by_group[group] = by_group.get(group, 0) + 1
         now, length = int(reply[0]) / 1000, int(reply[1])
         waiting = []
         for n, i in enumerate(range(2, len(reply), 4)):
@@ -334,7 +344,7 @@ class Reads:
                     offer_until=offer / 1000 if offer else None,
                 )
             )
-        return LinePage(waiting, length, now)
+        return LinePage(waiting, length, now, by_group)
 
     async def dequeue(self, person: str, *, by: str) -> bool:
         """Take ``person`` out of the line and end the sessions they waited with (announced to
