@@ -80,6 +80,7 @@ def add_commands(sub: Any) -> None:
     events = sub.add_parser("events", help="the audit log, newest first")
     events.add_argument("--person", help="only this person's events")
     events.add_argument("--event", help="only this kind (admitted, denied, ended, ...)")
+    events.add_argument("--reason", help="only this reason (pool_full, idle, ...)")
     events.add_argument("--limit", type=_count, default=50)
     events.add_argument("--follow", action="store_true", help="then print new events as they come")
     _reading(events, _events)
@@ -267,7 +268,9 @@ def _event_line(event: dict[str, str]) -> str:
 
 
 async def _events(ops: Operations, args: argparse.Namespace) -> int:
-    page = await ops.events(limit=args.limit, person=args.person, event=args.event)
+    page = await ops.events(
+        limit=args.limit, person=args.person, event=args.event, reason=args.reason
+    )
     shown = list(reversed(page["events"]))  # oldest first on a terminal, as a log reads
     for event in shown:
         print(json.dumps(event) if args.json else _event_line(event), flush=True)
@@ -276,7 +279,9 @@ async def _events(ops: Operations, args: argparse.Namespace) -> int:
     last = shown[-1]["id"] if shown else None
     while True:
         await asyncio.sleep(FOLLOW_POLL)
-        fresh = await ops.events(limit=1000, person=args.person, event=args.event)
+        fresh = await ops.events(
+            limit=1000, person=args.person, event=args.event, reason=args.reason
+        )
         new = [e for e in fresh["events"] if last is None or _after(e["id"], last)]
         for event in reversed(new):
             print(json.dumps(event) if args.json else _event_line(event), flush=True)
