@@ -157,11 +157,12 @@ class AdminAPI:
             before=query.get("before"),
             person=query.get("person"),
             event=query.get("event"),
+            reason=query.get("reason"),
         )
         return _json(page)
 
     async def _history(self, request: Request, item: str, by: str) -> Response:
-        return _json(await self.ops.history())
+        return _json(await self.ops.history(request.query_params.get("range", "24h")))
 
     async def _recommendation(self, request: Request, item: str, by: str) -> Response:
         return _json(await self.recommender.get())

@@ -11,8 +11,9 @@ from typing import Any
 
 from ..config import Settings
 from ..licensing import LicenceEngine, PoolRulesError
+from ..licensing.history import RANGES
 from ..licensing.pools import as_text, normalise
-from ..licensing.records import EventPage, days, events, minutes, now
+from ..licensing.records import EventPage, events
 from . import people
 from .named import named_seats
 
@@ -165,28 +166,50 @@ class Operations:
         before: str | None = None,
         person: str | None = None,
         event: str | None = None,
+        reason: str | None = None,
     ) -> dict[str, Any]:
         if before is not None and not _stream_id(before):
             raise BadRequest(f"before has value {before!r}. It must be an event id.")
         page: EventPage = await events(
-            self.engine, limit=limit, before=before, person=person or None, event=event or None
+            self.engine,
+            limit=limit,
+            before=before,
+            person=person.strip().lower() if person and person.strip() else None,
+            event=event or None,
+            reason=reason or None,
         )
-        return {"events": page.events, "next_before": page.next_before, "limit": limit}
+        return {
+            "events": page.events,
+            "next_before": page.next_before,
+            "limit": limit,
+            "scanned": page.scanned,
+        }
 
-    async def history(self) -> dict[str, Any]:
-        at = await now(self.engine)
+    async def history(self, range_: str = "24h") -> dict[str, Any]:
+        """The object of ``GET /_halo/api/history?range=24h|7d|30d``."""
+        if range_ not in RANGES:
+            raise BadRequest(f"range has value {range_!r}. It must be 24h, 7d or 30d.")
+        series = await self.engine.history.series(range_)
         usage = await self.engine.usage()
         return {
-            "now": at,
+            "range": series.range,
+            "step": series.step,
+            "now": series.now,
             "capacity": usage.concurrent_seats,
             "in_use": usage.in_use,
-            "minutes": [
-                {"at": m.at, "peak": m.peak, "admissions": m.admissions, "denials": m.denials}
-                for m in await minutes(self.engine, at=at)
+            "queue": usage.queue_length,
+            "points": [
+                {
+                    "at": p.at,
+                    "peak": p.peak,
+                    "admissions": p.admissions,
+                    "denials": p.denials,
+                    "queue": p.queue,
+                }
+                for p in series.points
             ],
-            "days": [
-                {"at": d.at, "peak": d.peak, "admissions": d.admissions, "denials": d.denials}
-                for d in await days(self.engine, at=at, count=self.settings.history_days)
+            "capacity_changes": [
+                {"at": c.at, "concurrent": c.concurrent, "named": c.named} for c in series.changes
             ],
         }
 

@@ -16,6 +16,7 @@ from redis.asyncio import RedisCluster
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from . import pools
+from .history import History
 from .keys import Keyspace
 from .pools import PoolRules, PoolRulesError, RulesInput
 from .reads import Reads
@@ -156,6 +157,7 @@ class LicenceEngine:
             max_age_ms=session_max_age * 1000,
             audit_cap=audit_maxlen,
         )
+        self.history = History(self, retention=(history_days + 1) * 86400)
 
     def _packed_settings(self) -> bytes:
         """ARGV[1] of every script (see common.lua), encoded once per clock offset."""
@@ -224,6 +226,7 @@ class LicenceEngine:
             "configure", None, concurrent_seats, named_seats, reserve, cap, *named_users
         )
         self._learn_rules(*reply[2:5])
+        await self.history.capacity_changed(int(reply[0]), int(reply[1]))
         return [_text(person) for person in reply[5:]]
 
     async def _admission(
@@ -237,7 +240,10 @@ class LicenceEngine:
                 reply = await self._run(
                     name, person, person, session_id, int(group), rules.generation, *mine
                 )
-                return Decision.from_reply(reply)
+                decision = Decision.from_reply(reply)
+                if decision.position:
+                    await self.history.saw_line(decision.position)
+                return decision
             except _Unconfigured:
                 # The store answered but has lost the installation's settings (it restarted
                 # empty): deciding now would refuse everyone, so apply them again and decide
@@ -365,6 +371,7 @@ class LicenceEngine:
             keep if named_seats is None else named_seats,
             by,
         )
+        await self.history.capacity_changed(int(reply[0]), int(reply[1]))
         return int(reply[0]), int(reply[1])
 
     async def set_pools(

@@ -113,16 +113,18 @@ class Reads:
     def _key(self, name: str) -> str:
         return self._engine.keys.key(name)
 
-    def _failed(self, error: RedisError) -> Exception:
+    def failed(self, error: RedisError) -> Exception:
+        """``error`` as StoreUnavailable, counted among the engine's store errors."""
         from .engine import StoreUnavailable
 
         self._engine.store_errors += 1
         return StoreUnavailable(str(error))
 
-    def _offset_ms(self) -> int:
+    def offset_ms(self) -> int:
         return round(self._engine.clock_offset * 1000)
 
-    async def _run(self, name: str, keys: Sequence[str], *args: str | int) -> Any:
+    async def script(self, name: str, keys: Sequence[str], *args: str | int) -> Any:
+        """Runs ``read_scripts/<name>.lua`` on ``keys``; a store error is StoreUnavailable."""
         if name not in self._sources:
             self._sources[name] = _script(name)
         store = self._store
@@ -135,13 +137,14 @@ class Reads:
                 self._shas[name] = text(await store.script_load(self._sources[name]))
                 return await store.evalsha(self._shas[name], len(keys), *keys, *args)
         except RedisError as error:
-            raise self._failed(error) from error
+            raise self.failed(error) from error
 
-    async def _now(self) -> float:
+    async def now(self) -> float:
+        """The scripts' clock: the store's time plus the engine's offset (0 outside tests)."""
         try:
             seconds, micros = await self._store.time()
         except RedisError as error:
-            raise self._failed(error) from error
+            raise self.failed(error) from error
         return float(seconds) + float(micros) / 1e6 + self._engine.clock_offset
 
     # Notes taken at sign-in
@@ -167,7 +170,7 @@ class Reads:
         try:
             raw = await self._store.get(self._engine.keys.device(session_id))
         except RedisError as error:
-            raise self._failed(error) from error
+            raise self.failed(error) from error
         if raw is None:
             return None
         person = json.loads(text(raw)).get("person")
@@ -189,7 +192,7 @@ class Reads:
                             pipe.hexists(keys.sessions(person), session_id)
                         found = await pipe.execute() if people else []
                 except RedisError as error:
-                    raise self._failed(error) from error
+                    raise self.failed(error) from error
                 for person, exists in zip(people, found, strict=True):
                     if exists:
                         return person
@@ -201,8 +204,8 @@ class Reads:
 
     async def holders(self, *, offset: int, limit: int) -> HolderPage:
         """Named holders first, then the pool's, each most recently active first."""
-        reply = await self._run(
-            "licences", (self._key("active"), self._key("pool")), self._offset_ms(), offset, limit
+        reply = await self.script(
+            "licences", (self._key("active"), self._key("pool")), self.offset_ms(), offset, limit
         )
         now, named, concurrent = int(reply[0]) / 1000, int(reply[1]), int(reply[2])
         found = [
@@ -215,7 +218,7 @@ class Reads:
         """The holders whose name contains ``needle``, in the order of ``holders``. The
         holders' sets are walked SCAN_STEP entries per call, so each call is short however many
         hold a licence; the whole walk is what a search costs."""
-        now = await self._now()
+        now = await self.now()
         pattern = f"*{needle.translate(_GLOB)}*"
         matches: dict[str, tuple[str, float]] = {}
         for licence in ("named", "concurrent"):
@@ -227,7 +230,7 @@ class Reads:
                         key, cursor, match=pattern, count=SCAN_STEP
                     )
                 except RedisError as error:
-                    raise self._failed(error) from error
+                    raise self.failed(error) from error
                 for member, score in batch:
                     if score / 1000 > now:
                         matches[text(member)] = (licence, score)
@@ -241,14 +244,14 @@ class Reads:
 
     async def holder(self, person: str) -> Holder | None:
         """One person's licence and live sessions, or None when they hold none."""
-        now = await self._now()
+        now = await self.now()
         try:
             async with self._store.pipeline(transaction=False) as pipe:
                 pipe.zscore(self._key("active"), person)
                 pipe.zscore(self._key("pool"), person)
                 named, pooled = await pipe.execute()
         except RedisError as error:
-            raise self._failed(error) from error
+            raise self.failed(error) from error
         for licence, score in (("named", named), ("concurrent", pooled)):
             if score is not None and score / 1000 > now:
                 return (await self._detail([(person, licence, score)], now))[0]
@@ -256,11 +259,11 @@ class Reads:
 
     async def live_sessions(self, person: str) -> list[str]:
         """The ids of ``person``'s live sessions (for signing out everywhere)."""
-        now_ms = await self._now() * 1000
+        now_ms = await self.now() * 1000
         try:
             fields: dict[Any, Any] = await self._store.hgetall(self._engine.keys.sessions(person))
         except RedisError as error:
-            raise self._failed(error) from error
+            raise self.failed(error) from error
         return [
             text(id_)
             for id_, value in fields.items()
@@ -292,7 +295,7 @@ class Reads:
             ids = [s[0] for mine in live for s in mine]
             raw = await self._store.mget([keys.device(id_) for id_ in ids]) if ids else []
         except RedisError as error:
-            raise self._failed(error) from error
+            raise self.failed(error) from error
         notes = {id_: json.loads(text(value)) for id_, value in zip(ids, raw, strict=True) if value}
         holders = []
         for (person, licence, _), fields, mine in zip(found, hashes, live, strict=True):
@@ -318,12 +321,12 @@ class Reads:
 
     async def line(self, *, offset: int, limit: int) -> LinePage:
         keys = [self._key(name) for name in ("queue", "waiting", "offers", "waiters")]
-        reply = await self._run("queue_page", keys, self._offset_ms(), offset, limit)
+        reply = await self.script("queue_page", keys, self.offset_ms(), offset, limit)
         try:
             # The whole line's records, for the count per group: at most HALO_GATE_QUEUE_MAX.
             records: list[Any] = await self._store.hvals(keys[3])
         except RedisError as error:
-            raise self._failed(error) from error
+            raise self.failed(error) from error
         by_group: dict[str, int] = {}
         for record in records:
             for group in set(text(record).split("\n")[1:]):
@@ -351,10 +354,10 @@ class Reads:
         every worker, so their next poll asks them to sign in again); False when not waiting."""
         keys = self._engine.keys
         names = ("queue", "waiting", "offers", "waiters", "config", "audit", "pool", "ended")
-        reply = await self._run(
+        reply = await self.script(
             "dequeue",
             [*(self._key(name) for name in names), keys.sessions(person), keys.devices(person)],
-            self._offset_ms(),
+            self.offset_ms(),
             person,
             by,
             self._audit_cap,
