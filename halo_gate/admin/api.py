@@ -15,7 +15,6 @@ from starlette.responses import JSONResponse, Response
 from .. import pages
 from ..licensing import StoreUnavailable
 from ..licensing.guard import StoreGuard
-from ..licensing.pools import as_text
 from .operations import BadRequest, Operations, Refused, page_bounds
 from .recommend import Recommender
 
@@ -131,16 +130,7 @@ class AdminAPI:
         return _json({"person": item.strip().lower(), "outcome": "unassigned"})
 
     async def _capacity(self, request: Request, item: str, by: str) -> Response:
-        usage = await self.ops.usage()
-        rules = await self.ops.engine.pools()
-        return _json(
-            {
-                "concurrent_seats": usage["concurrent"]["seats"],
-                "named_seats": usage["named"]["seats"],
-                "pool_reserve": as_text(rules.reserve),
-                "pool_cap": as_text(rules.cap),
-            }
-        )
+        return _json(await self.ops.capacity())
 
     async def _resize(self, request: Request, item: str, by: str) -> Response:
         try:

@@ -41,7 +41,7 @@ class Console:
                 return self._status(
                     request, 405, "method_not_allowed", "The console is read by GET."
                 )
-            return self._page(caller, by, request.query_params.get("message", "")[:300])
+            return await self._page(caller, by, request.query_params.get("message", "")[:300])
         if action not in ACTIONS:
             return self._status(request, 404, "not_found", "There is no such console action.")
         if request.method != "POST":
@@ -59,12 +59,16 @@ class Console:
             status, text = 400, str(error)
         return self._status(request, status, "done" if status == 200 else "refused", text)
 
-    def _page(self, caller: Caller, by: str, message: str) -> Response:
+    async def _page(self, caller: Caller, by: str, message: str) -> Response:
         settings = self.ops.settings
+        # The capacity form holds the values in force, also for a browser without script.
+        capacity = await self.ops.capacity()
         response = pages.render(
             "admin.html",
             200,
-            title="Licences",
+            title=f"Licences · {settings.instance}",
+            instance=settings.instance,
+            capacity=capacity,
             who=by,
             csrf_token=caller.csrf_token,
             api=self.prefix + "/api",
@@ -124,8 +128,10 @@ class Console:
                     raise BadRequest(f"{name} has value {value!r}. It must be a whole number.")
                 body[name] = int(value)
         for name in ("pool_reserve", "pool_cap"):
-            if value := form.get(name, "").strip():
-                body[name] = "" if value.lower() == "none" else value
+            # The form shows the rules in force, so a field sent empty (or "none") removes them.
+            if name in form:
+                value = form[name].strip()
+                body[name] = "" if value.lower() in ("", "none") else value
         result = await self.ops.resize(body, by=by)
         said = []
         if "concurrent_seats" in result:

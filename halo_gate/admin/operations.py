@@ -117,6 +117,17 @@ class Operations:
     async def unassign(self, person: str, *, by: str) -> bool:
         return await self.engine.unassign(person.strip().lower(), by=by)
 
+    async def capacity(self) -> dict[str, Any]:
+        """The object of ``GET /_halo/api/capacity``: the seats, slots and pool rules in force."""
+        concurrent, named = await self.engine.reads.capacity()
+        rules = await self.engine.pools()
+        return {
+            "concurrent_seats": concurrent,
+            "named_seats": named,
+            "pool_reserve": as_text(rules.reserve),
+            "pool_cap": as_text(rules.cap),
+        }
+
     async def resize(self, body: Any, *, by: str) -> dict[str, Any]:
         if not isinstance(body, dict) or not body.keys() & {*SEAT_FIELDS, *POOL_FIELDS}:
             raise BadRequest(

@@ -147,6 +147,14 @@ class Reads:
             raise self.failed(error) from error
         return float(seconds) + float(micros) / 1e6 + self._engine.clock_offset
 
+    async def capacity(self) -> tuple[int, int]:
+        """(concurrent slots, named seats) in force: two fields, not the usage script."""
+        try:
+            values = await self._store.hmget(self._engine.keys.config, ["concurrent", "named"])
+        except RedisError as error:
+            raise self.failed(error) from error
+        return int(values[0] or 0), int(values[1] or 0)
+
     # Notes taken at sign-in
 
     async def note(self, person: str, session_id: str, *, user_agent: str, address: str) -> None:
