@@ -242,7 +242,7 @@ class LicenceEngine:
                 )
                 decision = Decision.from_reply(reply)
                 if decision.position:
-                    await self.history.saw_line(decision.position)
+                    decision = await self.history.waiting(decision)
                 return decision
             except _Unconfigured:
                 # The store answered but has lost the installation's settings (it restarted

@@ -16,12 +16,13 @@ told that minute, per worker at most once for each new farthest place).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from redis.exceptions import RedisError
 
-from .results import text
+from .estimate import WINDOWS, Holding, estimate_wait
+from .results import Decision, text
 
 if TYPE_CHECKING:
     from .engine import LicenceEngine
@@ -34,6 +35,8 @@ RANGES: dict[str, tuple[int, int]] = {
     "30d": (30 * 86400, 4 * 3600),
 }
 KINDS = ("p", "a", "d", "q")  # peak in use, admissions, denials, the line's length
+FREED_CACHE = 10.0  # seconds a worker reuses the slots freed lately, for the estimated wait
+HOLDING_CACHE = 300.0  # and the last day's holding, which moves slowly
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,10 @@ class History:
         # This worker's farthest place told in the current minute (by its clock): the line's
         # length is written only when it grows, so a line of waiters costs a few calls a minute.
         self._line: tuple[int, int] = (0, 0)
+        # (when read, slots freed per minute over the last hour), for the estimated wait.
+        self._freed: tuple[float, list[int]] | None = None
+        self.freed_cache = FREED_CACHE
+        self._day: tuple[float, Holding] | None = None
 
     # The marks
 
@@ -122,6 +129,70 @@ class History:
                 day = int(other)
         except Exception:  # noqa: BLE001 - a mark never fails the decision it follows
             pass
+
+    async def waiting(self, decision: Decision) -> Decision:
+        """A refusal with a place in line, its line length marked and its wait estimated from
+        the slots freed over the last hour (see estimate.py); read at most every
+        ``freed_cache`` seconds per worker."""
+        await self.saw_line(decision.position)
+        try:
+            freed = await self._freed_lately()
+            day = await self._holding()
+        except Exception:  # noqa: BLE001 - the estimate is the scripts' then
+            return decision
+        found = estimate_wait(
+            decision.position,
+            freed,
+            poll=self._engine.queue_poll,
+            slots=decision.limit or decision.capacity,
+            day=day,
+        )
+        if found is None:
+            return replace(decision, estimated_wait=None, wait_range=None)
+        return replace(
+            decision,
+            estimated_wait=found.typical,
+            wait_range=(found.low, found.high),
+            wait_thin=found.thin,
+        )
+
+    async def _freed_lately(self) -> list[int]:
+        at = time.monotonic()
+        if self._freed is not None and at - self._freed[0] < self.freed_cache:
+            return self._freed[1]
+        last = int(await self._engine.reads.now()) // 60
+        freed = await self._freed_fields(last - WINDOWS[-1] + 1, last)
+        self._freed = (at, freed)
+        return freed
+
+    async def _holding(self) -> Holding:
+        """The last day's slot-seconds held and slots freed (for Little's law), read at most
+        every ``HOLDING_CACHE`` seconds per worker: the level in use is the peak recorded at
+        each minute's admissions, held until the next."""
+        at = time.monotonic()
+        if self._day is not None and at - self._day[0] < HOLDING_CACHE:
+            return self._day[1]
+        now = await self._engine.reads.now()
+        last = int(now) // 60
+        fields = await self._minutes(last - 1439, last)
+        level, held, freed = 0, 0, 0
+        for minute in range(last - 1439, last + 1):
+            recorded = fields.get(minute, {})
+            level = recorded.get("p", level)
+            held += level * 60
+        raw = await self._freed_fields(last - 1439, last)
+        freed = sum(raw)
+        self._day = (at, Holding(held, freed))
+        return self._day[1]
+
+    async def _freed_fields(self, first: int, last: int) -> list[int]:
+        keys = self._engine.keys
+        async with self._engine.store.pipeline(transaction=False) as pipe:
+            for day in range(first // 1440, last // 1440 + 1):
+                minutes = range(max(first, day * 1440), min(last, day * 1440 + 1439) + 1)
+                pipe.hmget(keys.history(day), [f"f{m}" for m in minutes])
+            replies: list[list[Any]] = await pipe.execute()
+        return [int(value or 0) for values in replies for value in values]
 
     # The reads
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import replace
 
 import pytest
 from starlette.datastructures import Headers
 
 from halo_gate import pages
+from halo_gate.licensing import Decision
 
 
 @pytest.mark.parametrize(
@@ -52,3 +55,26 @@ def test_text_from_outside_is_escaped() -> None:
     body = bytes(response.body).decode()
     assert "<script>x" not in body
     assert "&lt;script&gt;x&lt;/script&gt;" in body
+
+
+def test_the_waiting_page_gives_a_range_when_few_slots_freed_lately() -> None:
+    base = Decision("pool_full", None, 0, 2, 2, 10, position=1, estimated_wait=2513)
+    thin = replace(base, wait_range=(306, 13047), wait_thin=True)
+    steady = replace(base, wait_range=(7, 153), estimated_wait=46)
+    shown = {}
+    for name, decision in (("thin", thin), ("steady", steady)):
+        page = pages.waiting(
+            True, decision, poll=10, retry_url="/", leave_url="/out", csrf_token="t", now=0.0
+        )
+        found = re.search(r'data-testid="estimate">([^<]*)<', bytes(page.body).decode())
+        shown[name] = found.group(1) if found else ""
+        answer = pages.waiting(
+            False, decision, poll=10, retry_url="/", leave_url="/out", csrf_token="t", now=0.0
+        )
+        assert json.loads(bytes(answer.body))["estimated_wait_range"] == list(
+            decision.wait_range or ()
+        )
+    assert shown == {
+        "thin": "between 5 minutes and 3.6 hours: few licences have freed lately",
+        "steady": "under a minute",
+    }
