@@ -240,7 +240,11 @@ def test_bad_settings_and_unreachable_parts_are_one_sentence_each(
     status, out, err = run_cli(capsys, "check")
     assert status == 1
     assert "'secret'" not in out and "a-test-signing-key" not in out
-    assert "instance=" in out
+    # A readable table: one setting a line, secrets masked, where each value came from.
+    lines = out.splitlines()
+    assert lines[0].split() == ["HALO_GATE_SECRET_KEY", "********", "(set)"]
+    assert f"HALO_GATE_INSTANCE {instance} (set)" in [" ".join(line.split()) for line in lines]
+    assert "HALO_GATE_CONCURRENT_SEATS 10 (default)" in [" ".join(line.split()) for line in lines]
     assert "discovery document http://127.0.0.1:9/issuer" in err and "Traceback" not in err
     monkeypatch.setenv("HALO_GATE_REDIS_URL", "redis://127.0.0.1:9/0")
     status, _, err = run_cli(capsys, "status")
@@ -268,3 +272,49 @@ def test_events_follow_prints_new_events_as_they_come(instance: str) -> None:
         finally:
             watchdog.cancel()
             follower.kill()
+
+
+def test_without_a_store_url_an_installation_command_refuses_in_one_sentence(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("REDIS_URL", "SECRET_KEY", "OIDC_ISSUER", "OIDC_CLIENT_ID"):
+        monkeypatch.delenv("HALO_GATE_" + variable, raising=False)
+    for argv in (("status",), ("licences", "list"), ("named", "add", "x@y.org"), ("events",)):
+        status, out, err = run_cli(capsys, *argv)
+        assert (status, out) == (1, ""), argv
+        assert err == (
+            "halo-gate: the embedded store lives inside the application's process; set "
+            "HALO_GATE_REDIS_URL to the installation's Redis.\n"
+        )
+
+
+def test_reading_needs_only_the_store_settings(
+    instance: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    on(instance, lambda engine: engine.configure(concurrent_seats=3, named_seats=0))
+    for variable in ("SECRET_KEY", "OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"):
+        monkeypatch.delenv("HALO_GATE_" + variable)
+    status, out, _ = run_cli(capsys, "status", "--json")
+    assert status == 0 and json.loads(out)["concurrent"]["seats"] == 3
+    status, out, _ = run_cli(capsys, "sessions", "list", "--json")
+    assert status == 0 and json.loads(out)["limit"] == 50  # a page, not a sentinel
+    monkeypatch.setenv("HALO_GATE_INSTANCE", "no-such-installation")
+    status, _, err = run_cli(capsys, "status")
+    assert status == 1 and "holds no installation named 'no-such-installation'" in err
+
+
+def test_capacity_set_takes_pool_rules(instance: str, capsys: pytest.CaptureFixture[str]) -> None:
+    on(instance, lambda engine: engine.configure(concurrent_seats=10, named_seats=0))
+    status, out, _ = run_cli(capsys, "capacity", "set", "--reserve", "hr=2", "--cap", "hr=4,it=3")
+    assert status == 0 and out == "reserved for groups hr=2, group caps hr=4,it=3\n"
+    status, out, _ = run_cli(capsys, "capacity", "set", "--concurrent", "12", "--cap", "none")
+    assert status == 0 and out.splitlines() == [
+        "concurrent slots 12, named seats 0",
+        "reserved for groups hr=2, group caps none",
+    ]
+    status, _, err = run_cli(capsys, "capacity", "set", "--reserve", "hr=20")
+    assert status == 1 and "add up to 20 slots, more than the pool's 12" in err
+    status, _, err = run_cli(capsys, "capacity", "set")
+    assert status == 1 and "give --concurrent N" in err
+    rules = on(instance, lambda engine: engine.pools())
+    assert (rules.reserve, rules.cap) == ((("hr", 2),), ())
