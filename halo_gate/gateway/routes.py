@@ -34,6 +34,8 @@ from .verdict import ENDED, Gate
 logger = logging.getLogger("halo_gate")
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# The most characters of the IdP's name for the person kept in the cookie (which has a budget).
+NAME_LIMIT = 80
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +211,8 @@ class OwnRoutes:
             return pages.store_unavailable(html, retry_url=self._urls.login)
         session_id = new_session_id()
         groups = self._core.roles.decisive_first(identity.groups)
+        name = identity.claims.get(self.settings.name_claim)
+        name = name.strip()[:NAME_LIMIT] if isinstance(name, str) else ""
         try:
             decision = await self._decider.admit(
                 identity.person, session_id, identity.groups, client_of(request.scope)
@@ -224,7 +228,7 @@ class OwnRoutes:
             # A place in the line: the person is identified and signed in as a waiter (a
             # heartbeat of 0 is always due, so every request of theirs asks the store, with no
             # trip to the identity provider), and their page is the waiting room.
-            waiter = Session(session_id, identity.person, "concurrent", 0, groups)
+            waiter = Session(session_id, identity.person, "concurrent", 0, groups, name)
             self._core.memory.put(session_id, Seen(now, decision))
             response = RedirectResponse(next_path, status_code=302, headers=pages.NO_STORE)
             self._answer.set_cookie(response, self._core.codec.encode(waiter))
@@ -235,7 +239,7 @@ class OwnRoutes:
         elif not decision.admitted or decision.licence is None:
             response = pages.no_licence(html, NO_LICENCE_TEXT, self._urls.logout)
         else:
-            session = Session(session_id, identity.person, decision.licence, int(now), groups)
+            session = Session(session_id, identity.person, decision.licence, int(now), groups, name)
             self._core.memory.put(session_id, Seen(now))
             response = RedirectResponse(next_path, status_code=302, headers=pages.NO_STORE)
             self._answer.set_cookie(response, self._core.codec.encode(session))

@@ -153,6 +153,7 @@ class LicenceEngine:
         # The console's reads (licence holders, the line) and the notes taken at sign-in.
         self.reads = Reads(
             self,
+            unavailable=StoreUnavailable,
             idle_ms=idle_timeout * 1000,
             max_age_ms=session_max_age * 1000,
             audit_cap=audit_maxlen,

@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from redis.exceptions import RedisError
 
 from .estimate import WINDOWS, Holding, estimate_wait
+from .reads import Engine
 from .results import Decision, text
-
-if TYPE_CHECKING:
-    from .engine import LicenceEngine
 
 Range = Literal["24h", "7d", "30d"]
 # span (s) and step (s) of each range's points
@@ -78,7 +76,7 @@ def _sum(minutes: list[dict[str, int]]) -> tuple[int, int, int, int]:
 class History:
     """One engine's usage history reads and marks."""
 
-    def __init__(self, engine: LicenceEngine, *, retention: int) -> None:
+    def __init__(self, engine: Engine, *, retention: int) -> None:
         self._engine = engine
         self._retention = retention  # seconds the history is kept
         # This worker's farthest place told in the current minute (by its clock): the line's

@@ -18,14 +18,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from redis.exceptions import NoScriptError, RedisError
 
+from .keys import Keyspace
 from .results import LicenceType, text
-
-if TYPE_CHECKING:
-    from .engine import LicenceEngine
 
 # Entries of a holders' sorted set examined per ZSCAN call of a search.
 SCAN_STEP = 1000
@@ -91,6 +89,22 @@ class LinePage:
     by_group: dict[str, int]  # waiters per group under the pool rules, over the whole line
 
 
+class Engine(Protocol):
+    """What these reads use of the licence engine (which holds them: it is never imported
+    here, so the arrow between the modules goes one way)."""
+
+    store: Any
+    keys: Keyspace
+    clock_offset: float
+    store_errors: int
+    queue_poll: int
+    reads: Reads
+
+    async def announce_ended(self, reason: str, session_ids: Sequence[str]) -> None: ...
+
+    async def end_session(self, person: str, session_id: str = "", *, by: str = "") -> int: ...
+
+
 def _script(name: str) -> str:
     return (resources.files(__package__) / "read_scripts" / f"{name}.lua").read_text()
 
@@ -98,8 +112,17 @@ def _script(name: str) -> str:
 class Reads:
     """The console's reads and its two line and licence actions, for one engine."""
 
-    def __init__(self, engine: LicenceEngine, *, idle_ms: int, max_age_ms: int, audit_cap: int):
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        unavailable: type[Exception],
+        idle_ms: int,
+        max_age_ms: int,
+        audit_cap: int,
+    ) -> None:
         self._engine = engine
+        self._unavailable = unavailable  # the engine's StoreUnavailable
         self._idle_ms = idle_ms
         self._max_age_ms = max_age_ms
         self._audit_cap = audit_cap
@@ -115,10 +138,8 @@ class Reads:
 
     def failed(self, error: RedisError) -> Exception:
         """``error`` as StoreUnavailable, counted among the engine's store errors."""
-        from .engine import StoreUnavailable
-
         self._engine.store_errors += 1
-        return StoreUnavailable(str(error))
+        return self._unavailable(str(error))
 
     def offset_ms(self) -> int:
         return round(self._engine.clock_offset * 1000)
