@@ -1,6 +1,6 @@
-"""The administrators' JSON API under ``/_halo/api/``: usage, sessions, named, capacity,
-events, history and recommendation. Lists are paged (``offset``/``limit``, or ``before`` for
-the audit log)."""
+"""The administrators' JSON API under ``/_halo/api/``: usage, licences, sessions, queue, named,
+capacity, events, history and recommendation. Lists are paged (``offset``/``limit``, or
+``before`` for the audit log)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from starlette.responses import JSONResponse, Response
 from .. import pages
 from ..licensing import StoreUnavailable
 from ..licensing.guard import StoreGuard
-from ..licensing.pools import as_text
 from .operations import BadRequest, Operations, Refused, page_bounds
 from .recommend import Recommender
 
@@ -39,7 +38,9 @@ class AdminAPI:
         self.guard = guard
         self._resources: dict[str, dict[str, Handler]] = {
             "usage": {"GET": self._usage},
+            "licences": {"GET": self._licences, "DELETE": self._end_licence},
             "sessions": {"GET": self._sessions, "DELETE": self._end_session},
+            "queue": {"GET": self._queue, "DELETE": self._dequeue},
             "named": {"GET": self._named, "PUT": self._assign, "DELETE": self._unassign},
             "capacity": {"GET": self._capacity, "PUT": self._resize},
             "events": {"GET": self._events},
@@ -47,7 +48,13 @@ class AdminAPI:
             "recommendation": {"GET": self._recommendation},
         }
         # Which of them take an item (``sessions/{id}``) for which methods.
-        self._with_item = {("sessions", "DELETE"), ("named", "PUT"), ("named", "DELETE")}
+        self._with_item = {
+            ("licences", "DELETE"),
+            ("sessions", "DELETE"),
+            ("queue", "DELETE"),
+            ("named", "PUT"),
+            ("named", "DELETE"),
+        }
 
     async def __call__(self, request: Request, rest: str, by: str) -> Response:
         resource, _, item = rest.partition("/")
@@ -74,6 +81,18 @@ class AdminAPI:
     async def _usage(self, request: Request, item: str, by: str) -> Response:
         return _json(await self.ops.usage())
 
+    async def _licences(self, request: Request, item: str, by: str) -> Response:
+        query = request.query_params
+        offset, limit = page_bounds(query.get("offset"), query.get("limit"))
+        found = await self.ops.licences(search=query.get("search", ""), offset=offset, limit=limit)
+        return _json(found)
+
+    async def _end_licence(self, request: Request, item: str, by: str) -> Response:
+        ended = await self.ops.end_licence(item, by=by)
+        if ended is None:
+            return _error(404, "not_found", f"{item} holds no licence.")
+        return _json(ended)
+
     async def _sessions(self, request: Request, item: str, by: str) -> Response:
         query = request.query_params
         offset, limit = page_bounds(query.get("offset"), query.get("limit"))
@@ -81,9 +100,20 @@ class AdminAPI:
         return _json(found)
 
     async def _end_session(self, request: Request, item: str, by: str) -> Response:
-        if not await self.ops.end_session(item, by=by):
+        ended = await self.ops.end_session(item, by=by, person=request.query_params.get("person"))
+        if ended is None:
             return _error(404, "not_found", "No live session has that id.")
-        return _json({"ended": item})
+        return _json(ended)
+
+    async def _queue(self, request: Request, item: str, by: str) -> Response:
+        query = request.query_params
+        offset, limit = page_bounds(query.get("offset"), query.get("limit"))
+        return _json(await self.ops.queue(offset=offset, limit=limit))
+
+    async def _dequeue(self, request: Request, item: str, by: str) -> Response:
+        if not await self.ops.dequeue(item, by=by):
+            return _error(404, "not_found", f"{item} is not waiting in line.")
+        return _json({"person": item.strip().lower(), "outcome": "removed"})
 
     async def _named(self, request: Request, item: str, by: str) -> Response:
         return _json(await self.ops.named())
@@ -100,16 +130,7 @@ class AdminAPI:
         return _json({"person": item.strip().lower(), "outcome": "unassigned"})
 
     async def _capacity(self, request: Request, item: str, by: str) -> Response:
-        usage = await self.ops.usage()
-        rules = await self.ops.engine.pools()
-        return _json(
-            {
-                "concurrent_seats": usage["concurrent"]["seats"],
-                "named_seats": usage["named"]["seats"],
-                "pool_reserve": as_text(rules.reserve),
-                "pool_cap": as_text(rules.cap),
-            }
-        )
+        return _json(await self.ops.capacity())
 
     async def _resize(self, request: Request, item: str, by: str) -> Response:
         try:
@@ -126,11 +147,12 @@ class AdminAPI:
             before=query.get("before"),
             person=query.get("person"),
             event=query.get("event"),
+            reason=query.get("reason"),
         )
         return _json(page)
 
     async def _history(self, request: Request, item: str, by: str) -> Response:
-        return _json(await self.ops.history())
+        return _json(await self.ops.history(request.query_params.get("range", "24h")))
 
     async def _recommendation(self, request: Request, item: str, by: str) -> Response:
         return _json(await self.recommender.get())

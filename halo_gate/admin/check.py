@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import sys
+from typing import Any
 
 import httpx2 as httpx
+from starlette.datastructures import Secret
 
 from ..config import ConfigError, Settings
 from ..config.installation import engine_for
+from ..config.settings import PREFIX
+from ..config.settings import _mask_url as mask_url
 from ..config.startup import eviction_warning
 from ..licensing import StoreUnavailable
 
@@ -53,13 +58,45 @@ async def _document(what: str, url: str, field: str) -> list[str]:
     return []
 
 
+def _shown(name: str, value: Any) -> str:
+    """A setting's value as the table shows it: secrets masked, lists comma-separated."""
+    if isinstance(value, Secret) or (
+        isinstance(value, tuple) and value and isinstance(value[0], Secret)
+    ):
+        return "********" if value else "(unset)"
+    if name == "redis_url":
+        return mask_url(value) or "(unset: the embedded store)"
+    if value is None or value == () or value == "":
+        return "(unset)"
+    if isinstance(value, tuple | frozenset):
+        return ",".join(
+            f"{item[0]}={item[1]}" if isinstance(item, tuple) else str(item) for item in value
+        )
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def settings_table(settings: Settings) -> str:
+    """One line per setting: its variable, its value, and whether it was set or is the
+    default."""
+    defaults = {item.name: item.default for item in dataclasses.fields(Settings)}
+    rows = []
+    for item in dataclasses.fields(settings):
+        value = getattr(settings, item.name)
+        origin = "default" if defaults.get(item.name) == value else "set"
+        rows.append((PREFIX + item.name.upper(), _shown(item.name, value), origin))
+    width = max(len(name) for name, _, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}  ({origin})" for name, value, origin in rows)
+
+
 def run_check(args: argparse.Namespace) -> int:
     try:
         settings = Settings.load()
     except ConfigError as error:
         print(f"halo-gate: {error}", file=sys.stderr)
         return 1
-    print(repr(settings))
+    print(settings_table(settings))
     print("checking the store and the identity provider…", file=sys.stderr, flush=True)
     problems = asyncio.run(_problems(settings))
     for problem in problems:

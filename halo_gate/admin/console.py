@@ -27,11 +27,17 @@ CSP = (
     "connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; "
     "frame-ancestors 'none'"
 )
-ACTIONS = ("end", "assign", "unassign", "capacity")
+ACTIONS = ("end", "end_licence", "dequeue", "assign", "unassign", "capacity")
 # What the console's status line may say after a form posted without script, by outcome code.
 OUTCOMES = {
     "ended": "Session ended.",
+    "ended_licence_free": "Session ended; the licence is free.",
+    "ended_licence_held": "Session ended; the person still holds a licence elsewhere.",
     "already_ended": "That session has already ended.",
+    "licence_ended": "Licence freed: every session of the person ended.",
+    "no_licence": "That person holds no licence.",
+    "dequeued": "Taken out of the line.",
+    "not_waiting": "That person is not waiting in line.",
     "assigned": "Named seat assigned.",
     "no_seat": "No named seat is free.",
     "cooldown": "The free named seat is still cooling down after being taken back.",
@@ -59,7 +65,8 @@ class Console:
                 return self._status(
                     request, 405, "method_not_allowed", "The console is read by GET."
                 )
-            return self._page(caller, by, OUTCOMES.get(request.query_params.get("outcome", ""), ""))
+            outcome = OUTCOMES.get(request.query_params.get("outcome", ""), "")
+            return await self._page(caller, by, outcome)
         if action not in ACTIONS:
             return self._status(request, 404, "not_found", "There is no such console action.")
         if request.method != "POST":
@@ -77,12 +84,16 @@ class Console:
             status, outcome, text = 400, f"bad_{action}", str(error)
         return self._status(request, status, outcome, text)
 
-    def _page(self, caller: Caller, by: str, message: str) -> Response:
+    async def _page(self, caller: Caller, by: str, message: str) -> Response:
         settings = self.ops.settings
+        # The capacity form holds the values in force, also for a browser without script.
+        capacity = await self.ops.capacity()
         response = pages.render(
             "admin.html",
             200,
-            title="Licences",
+            title=f"Licences · {settings.instance}",
+            instance=settings.instance,
+            capacity=capacity,
             who=by,
             csrf_token=caller.csrf_token,
             api=self.prefix + "/api",
@@ -99,10 +110,35 @@ class Console:
         """The outcome of a console action: HTTP status, outcome code and the sentence for the
         page's script (which may name the person; the code's sentence never does)."""
         if action == "end":
-            session_id = form.get("session_id", "")
-            if not await self.ops.end_session(session_id, by=by):
+            ended = await self.ops.end_session(
+                form.get("session_id", ""), by=by, person=form.get("person")
+            )
+            if ended is None:
                 return 404, "already_ended", OUTCOMES["already_ended"]
-            return 200, "ended", OUTCOMES["ended"]
+            if ended["licence_held"]:
+                left = ended["sessions_left"]
+                text = (
+                    f"Session ended. {ended['person']} still holds a licence "
+                    f"through {left} other session{'s' if left != 1 else ''}."
+                )
+                return 200, "ended_licence_held", text
+            return 200, "ended_licence_free", f"Session ended; {ended['person']}'s licence is free."
+        if action == "end_licence":
+            person = form.get("person", "")
+            done = await self.ops.end_licence(person, by=by)
+            if done is None:
+                return 404, "no_licence", f"{person} holds no licence."
+            count = done["sessions_ended"]
+            text = (
+                f"{done['person']}'s licence is free: {count} "
+                f"session{'s' if count != 1 else ''} ended."
+            )
+            return 200, "licence_ended", text
+        if action == "dequeue":
+            person = form.get("person", "")
+            if not await self.ops.dequeue(person, by=by):
+                return 404, "not_waiting", f"{person} is not waiting in line."
+            return 200, "dequeued", f"{person.strip().lower()} was taken out of the line."
         if action == "assign":
             answer = await self.ops.assign(form.get("person", ""), by=by)
             if isinstance(answer, Refused):
@@ -119,8 +155,10 @@ class Console:
             if value := form.get(name, "").strip():
                 body[name] = seat_count_text(name, value)
         for name in ("pool_reserve", "pool_cap"):
-            if value := form.get(name, "").strip():
-                body[name] = "" if value.lower() == "none" else value
+            # The form shows the rules in force, so a field sent empty (or "none") removes them.
+            if name in form:
+                value = form[name].strip()
+                body[name] = "" if value.lower() in ("", "none") else value
         result = await self.ops.resize(body, by=by)
         said = []
         if "concurrent_seats" in result:

@@ -11,8 +11,10 @@ from typing import Any
 
 from ..config import Settings
 from ..licensing import LicenceEngine, PoolRulesError
+from ..licensing.history import RANGES
 from ..licensing.pools import as_text, normalise
-from ..licensing.records import EventPage, days, events, minutes, now
+from ..licensing.records import EventPage, events
+from . import people
 from .named import named_seats
 
 DEFAULT_PAGE = 50
@@ -76,37 +78,37 @@ class Operations:
         """The object of ``GET /_halo/api/usage`` (and ``halo-gate status --json``)."""
         return (await self.engine.usage()).as_json()
 
+    async def licences(
+        self, *, search: str = "", offset: int = 0, limit: int = DEFAULT_PAGE
+    ) -> dict[str, Any]:
+        """The object of ``GET /_halo/api/licences``: licence holders, people first."""
+        page = await people.holders(self.engine, search=search, offset=offset, limit=limit)
+        return people.licences_json(page, offset=offset, limit=limit)
+
     async def sessions(
         self, *, search: str = "", offset: int = 0, limit: int = DEFAULT_PAGE
     ) -> dict[str, Any]:
-        at, live = await self.engine.sessions()
-        needle = search.strip().lower()
-        found = [s for s in live if needle in s.person.lower()] if needle else live
-        return {
-            "sessions": [
-                {
-                    "session_id": s.session_id,
-                    "user": s.person,
-                    "licence": s.licence,
-                    "since": s.since,
-                    "last_seen": s.last_seen,
-                    "expires_at": s.expires_at,
-                }
-                for s in found[offset : offset + limit]
-            ],
-            "total": len(found),
-            "offset": offset,
-            "limit": limit,
-            "now": at,
-        }
+        page = await people.holders(self.engine, search=search, offset=offset, limit=limit)
+        return people.sessions_json(page, offset=offset, limit=limit)
 
-    async def end_session(self, session_id: str, *, by: str) -> bool:
-        """End the live session with this id; False when there is none."""
-        _, live = await self.engine.sessions()
-        for session in live:
-            if session.session_id == session_id:
-                return await self.engine.end_session(session.person, session_id, by=by) > 0
-        return False
+    async def end_session(
+        self, session_id: str, *, by: str, person: str | None = None
+    ) -> dict[str, Any] | None:
+        """End the live session with this id; None when there is none."""
+        return await people.end_session(self.engine, session_id, by=by, person=person)
+
+    async def end_licence(self, person: str, *, by: str) -> dict[str, Any] | None:
+        """End every session of ``person``; None when they hold no licence."""
+        return await people.end_licence(self.engine, person, by=by)
+
+    async def queue(self, *, offset: int = 0, limit: int = DEFAULT_PAGE) -> dict[str, Any]:
+        """The object of ``GET /_halo/api/queue``: the waiting line in the order it is served."""
+        page = await self.engine.reads.line(offset=offset, limit=limit)
+        return people.queue_json(page, offset=offset, limit=limit)
+
+    async def dequeue(self, person: str, *, by: str) -> bool:
+        """Take ``person`` out of the line; False when they are not in it."""
+        return await self.engine.reads.dequeue(person.strip().lower(), by=by)
 
     async def named(self) -> dict[str, Any]:
         return await named_seats(self.engine)
@@ -135,6 +137,17 @@ class Operations:
 
     async def unassign(self, person: str, *, by: str) -> bool:
         return await self.engine.unassign(person.strip().lower(), by=by)
+
+    async def capacity(self) -> dict[str, Any]:
+        """The object of ``GET /_halo/api/capacity``: the seats, slots and pool rules in force."""
+        concurrent, named = await self.engine.reads.capacity()
+        rules = await self.engine.pools()
+        return {
+            "concurrent_seats": concurrent,
+            "named_seats": named,
+            "pool_reserve": as_text(rules.reserve),
+            "pool_cap": as_text(rules.cap),
+        }
 
     async def resize(self, body: Any, *, by: str) -> dict[str, Any]:
         if not isinstance(body, dict) or not body.keys() & {*SEAT_FIELDS, *POOL_FIELDS}:
@@ -179,28 +192,50 @@ class Operations:
         before: str | None = None,
         person: str | None = None,
         event: str | None = None,
+        reason: str | None = None,
     ) -> dict[str, Any]:
         if before is not None and not _stream_id(before):
             raise BadRequest(f"before has value {before!r}. It must be an event id.")
         page: EventPage = await events(
-            self.engine, limit=limit, before=before, person=person or None, event=event or None
+            self.engine,
+            limit=limit,
+            before=before,
+            person=person.strip().lower() if person and person.strip() else None,
+            event=event or None,
+            reason=reason or None,
         )
-        return {"events": page.events, "next_before": page.next_before, "limit": limit}
+        return {
+            "events": page.events,
+            "next_before": page.next_before,
+            "limit": limit,
+            "scanned": page.scanned,
+        }
 
-    async def history(self) -> dict[str, Any]:
-        at = await now(self.engine)
+    async def history(self, range_: str = "24h") -> dict[str, Any]:
+        """The object of ``GET /_halo/api/history?range=24h|7d|30d``."""
+        if range_ not in RANGES:
+            raise BadRequest(f"range has value {range_!r}. It must be 24h, 7d or 30d.")
+        series = await self.engine.history.series(range_)
         usage = await self.engine.usage()
         return {
-            "now": at,
+            "range": series.range,
+            "step": series.step,
+            "now": series.now,
             "capacity": usage.concurrent_seats,
             "in_use": usage.in_use,
-            "minutes": [
-                {"at": m.at, "peak": m.peak, "admissions": m.admissions, "denials": m.denials}
-                for m in await minutes(self.engine, at=at)
+            "queue": usage.queue_length,
+            "points": [
+                {
+                    "at": p.at,
+                    "peak": p.peak,
+                    "admissions": p.admissions,
+                    "denials": p.denials,
+                    "queue": p.queue,
+                }
+                for p in series.points
             ],
-            "days": [
-                {"at": d.at, "peak": d.peak, "admissions": d.admissions, "denials": d.denials}
-                for d in await days(self.engine, at=at, count=self.settings.history_days)
+            "capacity_changes": [
+                {"at": c.at, "concurrent": c.concurrent, "named": c.named} for c in series.changes
             ],
         }
 

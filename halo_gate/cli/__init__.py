@@ -12,10 +12,16 @@ from .. import extras
 from ..admin.commands import add_commands as add_admin_commands
 
 Command = Callable[[argparse.Namespace], int]
+# What `halo-gate --help` says first: plain text, as a terminal shows it.
+DESCRIPTION = (
+    "Run, inspect and plan a halo-gate installation. The administrators' commands read the "
+    "HALO_GATE_* settings of the store (HALO_GATE_REDIS_URL, HALO_GATE_INSTANCE) and act on "
+    "it directly; `halo-gate COMMAND --help` says more."
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="halo-gate", description=__doc__)
+    parser = argparse.ArgumentParser(prog="halo-gate", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_demo_command(sub)
     add_serve_command(sub)

@@ -42,7 +42,8 @@ import threading
 import urllib.parse
 import urllib.request
 import warnings
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from html import escape
 from types import TracebackType
@@ -55,6 +56,7 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from ..gateway.entry import HaloGate
+from .seed import seed_record
 
 LOCALHOST = "127.0.0.1"
 DEMO_CLIENT_ID = "halo-gate-demo"
@@ -220,6 +222,7 @@ DEMO_NAMED = "alice@example.com"
 DEMO_CONCURRENT_SEATS = 2
 DEMO_IDLE_TIMEOUT = 120
 DEMO_HEARTBEAT_INTERVAL = 15
+DEMO_SEEDED_DAYS = 21
 
 DEMO_GUIDE = f"""\
 Sign in at the login page by clicking an identity. Use a separate browser profile or private
@@ -233,6 +236,10 @@ window for each person, since one browser holds one session.
                   an estimated wait).
   A slot back:    log Bob out (/_halo/logout); Dave's waiting page then lets him in.
                   Or close Bob's window: idle, his slot frees within {DEMO_IDLE_TIMEOUT} s.
+  The console:    Alice sees who holds a licence and from which device, the line, the
+                  audit log, and the cost at the guide's prices (named 70, concurrent 140,
+                  named-only 100 GBP a month) with the split recommended from
+                  {DEMO_SEEDED_DAYS} days of simulated use of a 500-person organisation.
 """
 
 
@@ -260,10 +267,21 @@ async def _demo_whoami(request: Request) -> JSONResponse:
     )
 
 
-def build_demo_app(idp: IdentityProvider) -> HaloGate:
-    """The demo's app behind HaloGate, signing in at ``idp``, with the embedded store."""
-    app = Starlette(routes=[Route("/", _demo_home), Route("/api/whoami", _demo_whoami)])
-    return HaloGate(
+def build_demo_app(idp: IdentityProvider, *, seed: bool = True) -> HaloGate:
+    """The demo's app behind HaloGate, signing in at ``idp``, with the embedded store, the
+    guide's prices and (``seed``) a few weeks of simulated recorded use."""
+    gates: list[HaloGate] = []
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if seed:
+            await seed_record(gates[0].engine, days=DEMO_SEEDED_DAYS, retention_days=30)
+        yield
+
+    app = Starlette(
+        routes=[Route("/", _demo_home), Route("/api/whoami", _demo_whoami)], lifespan=lifespan
+    )
+    gate = HaloGate(
         app,
         oidc_issuer=idp.issuer,
         oidc_client_id=idp.client_id,
@@ -279,7 +297,14 @@ def build_demo_app(idp: IdentityProvider) -> HaloGate:
         heartbeat_interval=DEMO_HEARTBEAT_INTERVAL,
         admins=DEMO_NAMED,
         cookie_secure=False,
+        # The guide's prices, per person or slot and month, so the cost panel has figures.
+        price_named=70,
+        price_concurrent=140,
+        price_named_only=100,
+        currency="GBP",
     )
+    gates.append(gate)
+    return gate
 
 
 def run_demo(host: str = LOCALHOST, port: int = 8000) -> int:

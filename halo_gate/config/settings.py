@@ -82,6 +82,8 @@ class Settings:
     instance: str = DEFAULT_INSTANCE
     user_claim: str = DEFAULT_USER_CLAIM
     groups_claim: str = DEFAULT_GROUPS_CLAIM
+    # The claim whose text the application sees as ``request.user.display_name``.
+    name_claim: str = "name"
     require_verified_email: bool = True
     oidc_id_token_algorithms: tuple[str, ...] = ASYMMETRIC_ALGORITHMS
     concurrent_seats: int = DEFAULT_CONCURRENT_SEATS
@@ -265,6 +267,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "cookie_name": parse.name,
     "user_claim": parse.claim,
     "groups_claim": parse.claim,
+    "name_claim": parse.claim,
     "require_verified_email": parse.boolean,
     "oidc_id_token_algorithms": parse.algorithms,
     "concurrent_seats": parse.integer,

@@ -32,7 +32,12 @@ def hand_on(scope: Scope, session: Session | None, *, verified: bool = True) -> 
         scope["auth"] = AuthCredentials()
         return
     scope["user"] = LicensedUser(
-        session.person, session.licence, session.groups, session.session_id, verified=verified
+        session.person,
+        session.licence,
+        session.groups,
+        session.session_id,
+        verified=verified,
+        name=session.name,
     )
     scopes = ["authenticated", f"licence:{session.licence}"]
     scope["auth"] = AuthCredentials(scopes if verified else [*scopes, "unverified"])

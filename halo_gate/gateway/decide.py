@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+from starlette.types import Scope
+
 from ..identity import Person
 from ..licensing import Decision, StoreUnavailable
 from ..session import Seen, Session
@@ -22,6 +24,14 @@ logger = logging.getLogger("halo_gate")
 # with a refused cookie costs one store call per hold, and a freed slot is found soon.
 REFUSAL_HOLD = 5.0
 WAITING = ("pool_full", "group_cap", "queue_full")
+Client = tuple[str, str]  # a sign-in's User-Agent and address, noted for the console
+
+
+def client_of(scope: Scope) -> Client:
+    """The User-Agent and peer address of a request, as the console shows a session's."""
+    agent = next((v for k, v in scope.get("headers", ()) if k == b"user-agent"), b"")
+    peer = scope.get("client")
+    return agent.decode("latin-1"), peer[0] if peer else ""
 
 
 class Decider:
@@ -146,8 +156,11 @@ class Decider:
             return Gate("login", cookie="")
         return Gate("pass", session)
 
-    async def admit(self, person: str, session_id: str, groups: tuple[str, ...]) -> Decision:
-        """The engine's admission of a new session; raises ``StoreUnavailable``."""
+    async def admit(
+        self, person: str, session_id: str, groups: tuple[str, ...], client: Client | None = None
+    ) -> Decision:
+        """The engine's admission of a new session; raises ``StoreUnavailable``. ``client``
+        (the browser's User-Agent and address) is noted with the session for the console."""
 
         async def admission() -> Decision:
             await self._configuration.ensure()
@@ -156,11 +169,15 @@ class Decider:
                 session_id,
                 named_group=self._roles.in_named_group(groups),
                 groups=groups,
+                user_agent=client[0] if client else None,
+                address=client[1] if client else "",
             )
 
         return await self._guard.call(admission)
 
-    async def admit_named(self, named: Person, session_id: str) -> Gate:
+    async def admit_named(
+        self, named: Person, session_id: str, client: Client | None = None
+    ) -> Gate:
         """The decision for a person an identity source names, who holds no session here yet."""
         now = self.clock()
         seen = self._memory.get(session_id)
@@ -170,7 +187,7 @@ class Decider:
             if now - seen.at < self.refusal_hold:
                 return self.refused(seen.refusal, seen.at, now, session)
         try:
-            decision = await self.admit(named.person, session_id, named.groups)
+            decision = await self.admit(named.person, session_id, named.groups, client)
         except StoreUnavailable as error:
             return self.store_down(session, error)
         if not decision.admitted or decision.licence is None:

@@ -9,7 +9,7 @@ from starlette.types import Scope
 from ..identity import Person
 from ..session import Session
 from .core import Core
-from .decide import Decider
+from .decide import Decider, client_of
 from .identify import Identifier
 from .paths import PathPrefixes, is_host_like
 from .verdict import Gate
@@ -42,7 +42,7 @@ class Pipeline:
             if public:
                 who = None  # no licence is needed here, so none is taken
             else:
-                return await self._admit(who)
+                return await self._admit(who, scope)
         if public:
             return await self._public(who)
         if who is None:
@@ -50,11 +50,12 @@ class Pipeline:
         gate = await self._decider.decide(who, passive=path in self.passive)
         if gate.verdict == "login" and self._identify.source is not None:
             # The session ended, but the source still names the person: admitted afresh.
-            return await self._admit(Person(who.person, who.groups))
+            return await self._admit(Person(who.person, who.groups), scope)
         return gate
 
-    async def _admit(self, named: Person) -> Gate:
-        gate = await self._decider.admit_named(named, self._identify.session_id(named.person))
+    async def _admit(self, named: Person, scope: Scope) -> Gate:
+        session_id = self._identify.session_id(named.person)
+        gate = await self._decider.admit_named(named, session_id, client_of(scope))
         if gate.verdict == "pass" and gate.session is not None and gate.verified:
             self._identify.remember(gate.session)
         return gate

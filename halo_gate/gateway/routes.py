@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from urllib.parse import parse_qsl, urlsplit
 
 from starlette.requests import Request
@@ -25,7 +26,7 @@ from ..licensing.abandoned import AbandonedSessions
 from ..session import Seen, Session, new_session_id
 from .answer import NO_LICENCE_TEXT, Answerer
 from .core import Core
-from .decide import WAITING, Decider
+from .decide import WAITING, Decider, client_of
 from .identify import Identifier
 from .paths import local_path
 from .verdict import ENDED, Gate
@@ -33,6 +34,8 @@ from .verdict import ENDED, Gate
 logger = logging.getLogger("halo_gate")
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# The most characters of the IdP's name for the person kept in the cookie (which has a budget).
+NAME_LIMIT = 80
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,8 +211,12 @@ class OwnRoutes:
             return pages.store_unavailable(html, retry_url=self._urls.login)
         session_id = new_session_id()
         groups = self._core.roles.decisive_first(identity.groups)
+        name = identity.claims.get(self.settings.name_claim)
+        name = name.strip()[:NAME_LIMIT] if isinstance(name, str) else ""
         try:
-            decision = await self._decider.admit(identity.person, session_id, identity.groups)
+            decision = await self._decider.admit(
+                identity.person, session_id, identity.groups, client_of(request.scope)
+            )
         except StoreUnavailable as error:
             logger.warning("licence store unavailable at sign-in: %s", error)
             # The admission may still run once the store wakes: give the id back.
@@ -221,7 +228,7 @@ class OwnRoutes:
             # A place in the line: the person is identified and signed in as a waiter (a
             # heartbeat of 0 is always due, so every request of theirs asks the store, with no
             # trip to the identity provider), and their page is the waiting room.
-            waiter = Session(session_id, identity.person, "concurrent", 0, groups)
+            waiter = Session(session_id, identity.person, "concurrent", 0, groups, name)
             self._core.memory.put(session_id, Seen(now, decision))
             response = RedirectResponse(next_path, status_code=302, headers=pages.NO_STORE)
             self._answer.set_cookie(response, self._core.codec.encode(waiter))
@@ -232,7 +239,7 @@ class OwnRoutes:
         elif not decision.admitted or decision.licence is None:
             response = pages.no_licence(html, NO_LICENCE_TEXT, self._urls.logout)
         else:
-            session = Session(session_id, identity.person, decision.licence, int(now), groups)
+            session = Session(session_id, identity.person, decision.licence, int(now), groups, name)
             self._core.memory.put(session_id, Seen(now))
             response = RedirectResponse(next_path, status_code=302, headers=pages.NO_STORE)
             self._answer.set_cookie(response, self._core.codec.encode(session))
@@ -257,6 +264,7 @@ class OwnRoutes:
                 csrf_token=csrf.token(visitor.session_id) if visitor else "",
                 logout_url=self._urls.logout,
                 login_url=self._urls.login,
+                others=await self._other_sessions(visitor) if visitor else 0,
             )
         if visitor is not None:
             form = dict(parse_qsl((await request.body()).decode("latin-1")))
@@ -270,6 +278,8 @@ class OwnRoutes:
                     [("Sign out", self._urls.logout)],
                 )
             await self._release(visitor)
+            if form.get("everywhere"):
+                await self._release_everywhere(visitor)
         target = self.settings.logout_url or "/"
         if self._oidc is not None:
             home = self._urls.base_url(request) + "/"
@@ -305,6 +315,27 @@ class OwnRoutes:
             logger.warning("licence store unavailable at sign-out: %s", error)
         self._core.memory.put(visitor.session_id, Seen(self._core.clock(), ENDED))
         self._identify.forget(visitor.session_id)
+
+    async def _other_sessions(self, visitor: Visitor) -> int:
+        """How many live sessions the person holds besides this one (0 when the store does not
+        answer: the page then makes no promise either way)."""
+        engine = self._core.engine
+        try:
+            live = await self._core.guard.call(lambda: engine.reads.live_sessions(visitor.person))
+        except StoreUnavailable:
+            return 0
+        return len([id_ for id_ in live if id_ != visitor.session_id])
+
+    async def _release_everywhere(self, visitor: Visitor) -> None:
+        """Signs the person out of every other session too, so their licence is free at once;
+        each release is announced to every worker."""
+        engine = self._core.engine
+        try:
+            live = await self._core.guard.call(lambda: engine.reads.live_sessions(visitor.person))
+            for session_id in live:
+                await self._core.guard.call(partial(engine.release, visitor.person, session_id))
+        except StoreUnavailable as error:
+            logger.warning("licence store unavailable at sign-out everywhere: %s", error)
 
     async def _me(self, request: Request) -> Response:
         visitor = await self._visitor(request)

@@ -25,8 +25,10 @@ class LicensedUser(BaseUser):
         session_id: str,
         *,
         verified: bool = True,
+        name: str = "",
     ) -> None:
         self._identity = identity
+        self._name = name
         self.licence = licence
         self.groups = groups
         self.session_id = session_id
@@ -39,7 +41,8 @@ class LicensedUser(BaseUser):
 
     @property
     def display_name(self) -> str:
-        return self._identity
+        """The name the identity provider gave (HALO_GATE_NAME_CLAIM), else the identity."""
+        return self._name or self._identity
 
     @property
     def identity(self) -> str:

@@ -16,8 +16,10 @@ from redis.asyncio import RedisCluster
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from . import pools
+from .history import History
 from .keys import Keyspace
 from .pools import PoolRules, PoolRulesError, RulesInput
+from .reads import Reads
 from .results import (
     AssignOutcome,
     Decision,
@@ -148,6 +150,15 @@ class LicenceEngine:
         self.store_errors = 0
         self.timer: Callable[[float], None] | None = None
         self._shas = {name: _sha1(source) for name, source in self._scripts.items()}
+        # The console's reads (licence holders, the line) and the notes taken at sign-in.
+        self.reads = Reads(
+            self,
+            unavailable=StoreUnavailable,
+            idle_ms=idle_timeout * 1000,
+            max_age_ms=session_max_age * 1000,
+            audit_cap=audit_maxlen,
+        )
+        self.history = History(self, retention=(history_days + 1) * 86400)
 
     def _packed_settings(self) -> bytes:
         """ARGV[1] of every script (see common.lua), encoded once per clock offset."""
@@ -216,6 +227,7 @@ class LicenceEngine:
             "configure", None, concurrent_seats, named_seats, reserve, cap, *named_users
         )
         self._learn_rules(*reply[2:5])
+        await self.history.capacity_changed(int(reply[0]), int(reply[1]))
         return [_text(person) for person in reply[5:]]
 
     async def _admission(
@@ -229,7 +241,10 @@ class LicenceEngine:
                 reply = await self._run(
                     name, person, person, session_id, int(group), rules.generation, *mine
                 )
-                return Decision.from_reply(reply)
+                decision = Decision.from_reply(reply)
+                if decision.position:
+                    decision = await self.history.waiting(decision)
+                return decision
             except _Unconfigured:
                 # The store answered but has lost the installation's settings (it restarted
                 # empty): deciding now would refuse everyone, so apply them again and decide
@@ -266,10 +281,16 @@ class LicenceEngine:
         *,
         named_group: bool = False,
         groups: Iterable[str] = (),
+        user_agent: str | None = None,
+        address: str = "",
     ) -> Decision:
         """Admit ``person`` (a member of ``groups``) into a new session, or refuse with the
-        reason."""
-        return await self._admission("admit", person, session_id, named_group, groups)
+        reason. With ``user_agent`` (a sign-in's), an admitted or waiting session is noted
+        with it and ``address`` for the console."""
+        decision = await self._admission("admit", person, session_id, named_group, groups)
+        if user_agent is not None and (decision.admitted or decision.position):
+            await self.reads.note(person, session_id, user_agent=user_agent, address=address)
+        return decision
 
     async def heartbeat(
         self,
@@ -351,6 +372,7 @@ class LicenceEngine:
             keep if named_seats is None else named_seats,
             by,
         )
+        await self.history.capacity_changed(int(reply[0]), int(reply[1]))
         return int(reply[0]), int(reply[1])
 
     async def set_pools(

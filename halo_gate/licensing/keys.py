@@ -46,3 +46,23 @@ class Keyspace:
     def ended_channel(self) -> str:
         """The pub/sub channel on which ended sessions are announced to every worker."""
         return self.key("ended")
+
+    # Written and read by reads.py for the console (none of the decision scripts reads them).
+
+    def device(self, session_id: str) -> str:
+        """The string noting who holds a session, from which address and browser (JSON)."""
+        return self.key("device:" + session_id)
+
+    def devices(self, person: str) -> str:
+        """The sorted set of the sessions noted for one person: id -> when noted (ms)."""
+        return self.key("devices:" + person)
+
+    @property
+    def capacity_log(self) -> str:
+        """The sorted set of capacity changes: "at concurrent named" -> at (ms)."""
+        return self.key("capacity_log")
+
+    def rollup(self, day: int) -> str:
+        """The hash of ``day``'s usage per hour, summed from its per-minute history once the
+        hour is over."""
+        return self.key(f"rollup:{day}")

@@ -111,6 +111,14 @@ def _text(value: Any) -> str:
 class EventPage:
     events: list[dict[str, str]]  # newest first; each has "id", "event", "at", "user", ...
     next_before: str | None  # the id to pass as ``before`` for the next page, None at the end
+    scanned: int = 0  # entries read to answer; a filtered page stops at the scan limit
+
+
+# Entries read per XREVRANGE call of a filtered page, and at most per page: the audit stream
+# keeps no index by person, event or reason, so a filter is a bounded walk back in time that
+# answers with where it stopped (``next_before``) for the next page to carry on.
+FILTER_CHUNK = 250
+FILTER_SCAN = 5000
 
 
 async def events(
@@ -120,25 +128,28 @@ async def events(
     before: str | None = None,
     person: str | None = None,
     event: str | None = None,
-    scan_limit: int = 100_000,
+    reason: str | None = None,
+    scan_limit: int = FILTER_SCAN,
 ) -> EventPage:
-    """The audit stream, newest first, optionally only one person's or one kind of event.
-
-    At most ``scan_limit`` entries are read per page, so a filter matching nothing answers
-    quickly; the page then ends early with ``next_before`` set to carry on from there.
-    """
+    """The audit stream, newest first, optionally only one person's, one kind of event or one
+    reason. Unfiltered, a page is one ``XREVRANGE ... COUNT limit + 1``: O(log n + page).
+    Filtered, at most ``scan_limit`` entries are read, FILTER_CHUNK per call; the page may then
+    hold fewer than ``limit`` events, with ``next_before`` set to carry on from there."""
+    filtered = person is not None or event is not None or reason is not None
     found: list[dict[str, str]] = []
     high = "+" if before is None else f"({before}"
     scanned = 0
     try:
         while len(found) < limit and scanned < scan_limit:
+            count = min(FILTER_CHUNK, scan_limit - scanned) if filtered else limit - len(found) + 1
             chunk: list[Any] = (
-                await engine.store.xrevrange(engine.keys.audit, max=high, min="-", count=CHUNK)
+                await engine.store.xrevrange(engine.keys.audit, max=high, min="-", count=count)
                 or []
             )
-            if not chunk:
-                return EventPage(found, None)
             for entry_id, fields in chunk:
+                if len(found) == limit:
+                    # One entry past the page: there is more, from this page's last event.
+                    return EventPage(found, found[-1]["id"], scanned)
                 scanned += 1
                 high = f"({_text(entry_id)}"
                 entry = {_text(k): _text(v) for k, v in fields.items()}
@@ -146,14 +157,14 @@ async def events(
                     continue
                 if event is not None and entry.get("event") != event:
                     continue
+                if reason is not None and entry.get("reason") != reason:
+                    continue
                 found.append({"id": _text(entry_id), **entry})
-                if len(found) == limit:
-                    break
-            if len(chunk) < CHUNK and len(found) < limit:
-                return EventPage(found, None)
+            if len(chunk) < count:
+                return EventPage(found, None, scanned)
     except RedisError as error:
         raise StoreUnavailable(str(error)) from error
-    return EventPage(found, high[1:])
+    return EventPage(found, high[1:], scanned)
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,10 @@ class Decision:
     # estimated wait in seconds (None when no slot freed lately to draw it from).
     position: int = 0
     estimated_wait: int | None = None
+    # The range the wait is likely to fall in (seconds), and whether so few slots freed lately
+    # that the range, not the single figure, is what to tell (see estimate.py).
+    wait_range: tuple[int, int] | None = None
+    wait_thin: bool = False
 
     @property
     def admitted(self) -> bool:

@@ -132,12 +132,27 @@ def pool_full(
     return response
 
 
-def _wait_text(seconds: int | None) -> str:
+def _wait_text(seconds: int | None, between: tuple[int, int] | None = None) -> str:
+    """The estimated wait in words; while few slots have freed lately (``between`` given), the
+    range it is likely to fall in rather than one figure."""
     if seconds is None:
         return "unknown"
+    if between is not None:
+        low, high = between
+        if high < 60:
+            return "under a minute"
+        return f"between {_rough(low)} and {_rough(high)}: few licences have freed lately"
     if seconds < 60:
         return "under a minute"
     return f"about {_duration(seconds)}"
+
+
+def _rough(seconds: int) -> str:
+    if seconds < 60:
+        return "a few seconds" if seconds < 20 else "under a minute"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} minutes"
+    return f"{seconds / 3600:.1f} hours"
 
 
 def waiting(
@@ -165,6 +180,7 @@ def waiting(
             "position": decision.position,
             "ahead": decision.ahead,
             "estimated_wait": decision.estimated_wait,
+            "estimated_wait_range": list(decision.wait_range) if decision.wait_range else None,
         }
         return JSONResponse(body, status_code=503, headers=headers)
     checked = datetime.fromtimestamp(now, UTC)
@@ -174,7 +190,9 @@ def waiting(
         title="You are in line for a licence",
         decision=decision,
         group=decision.group and decision.group[:1].upper() + decision.group[1:],
-        estimate=_wait_text(decision.estimated_wait),
+        estimate=_wait_text(
+            decision.estimated_wait, decision.wait_range if decision.wait_thin else None
+        ),
         checked_at=checked.strftime("%H:%M:%S UTC"),
         checked_at_iso=checked.isoformat(timespec="seconds"),
         poll=poll,
@@ -237,8 +255,10 @@ def error(
 
 
 def logout_page(
-    *, person: str | None, csrf_token: str, logout_url: str, login_url: str
+    *, person: str | None, csrf_token: str, logout_url: str, login_url: str, others: int = 0
 ) -> HTMLResponse:
+    """The sign-out form; ``others``: the person's other live sessions, which keep their
+    licence unless they sign out everywhere."""
     title = "Sign out" if person else "Signed out"
     return render(
         "logout.html",
@@ -248,6 +268,7 @@ def logout_page(
         csrf_token=csrf_token,
         logout_url=logout_url,
         login_url=login_url,
+        others=others,
     )
 
 

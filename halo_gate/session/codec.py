@@ -36,6 +36,7 @@ class Session:
     licence: LicenceType
     heartbeat: int  # epoch seconds of the last heartbeat, on the gateway's clock
     groups: tuple[str, ...] = ()
+    name: str = ""  # what the identity provider calls the person (HALO_GATE_NAME_CLAIM)
 
     def renewed(self, at: float, licence: LicenceType | None) -> Session:
         return replace(self, heartbeat=int(at), licence=licence or self.licence)
@@ -88,6 +89,8 @@ class SessionCodec:
         groups = list(session.groups)
         while True:
             payload = [session.session_id, session.person, licence, session.heartbeat, groups]
+            if session.name:
+                payload.append(session.name)
             value = self._serializer.dumps(payload)
             if len(value) <= COOKIE_BUDGET or not groups:
                 # The signer stamped the value with the clock's current second.
@@ -108,13 +111,15 @@ class SessionCodec:
             # The age is checked below rather than by itsdangerous, whose max_age refuses any
             # cookie signed even a second ahead of this host's clock.
             payload, signed = self._serializer.loads(value, return_timestamp=True)
-            session_id, person, licence, heartbeat, groups = payload
+            # A sixth element, the person's name, only when the identity provider gave one.
+            session_id, person, licence, heartbeat, groups, *named = payload
             session = Session(
                 session_id=str(session_id),
                 person=str(person),
                 licence=_LICENCE_CODES[licence],
                 heartbeat=int(heartbeat),
                 groups=tuple(str(group) for group in groups),
+                name=str(named[0]) if named else "",
             )
         except (BadSignature, ValueError, TypeError, KeyError):
             return None

@@ -15,6 +15,10 @@ ROUTES = [
     ("GET", "/_halo/api/usage"),
     ("GET", "/_halo/api/sessions"),
     ("DELETE", "/_halo/api/sessions/nope"),
+    ("GET", "/_halo/api/licences"),
+    ("DELETE", "/_halo/api/licences/x@example.com"),
+    ("GET", "/_halo/api/queue"),
+    ("DELETE", "/_halo/api/queue/x@example.com"),
     ("GET", "/_halo/api/named"),
     ("PUT", "/_halo/api/named/x@example.com"),
     ("DELETE", "/_halo/api/named/x@example.com"),
@@ -147,8 +151,11 @@ async def test_sessions_end_named_capacity_events_history(
     assert (await call(root, "GET", "/_halo/api/events?before=x")).status_code == 400
 
     history = (await call(root, "GET", "/_halo/api/history")).json()
-    assert len(history["minutes"]) == 1440 and len(history["days"]) == 30
-    assert history["minutes"][-1]["peak"] == 2 and history["capacity"] == 7
+    assert len(history["points"]) == 1440 and history["step"] == 60
+    assert history["points"][-1]["peak"] == 2 and history["capacity"] == 7
+    month = (await call(root, "GET", "/_halo/api/history?range=30d")).json()
+    assert len(month["points"]) == 180 and month["points"][-1]["peak"] == 2
+    assert (await call(root, "GET", "/_halo/api/history?range=1y")).status_code == 400
     assert (await call(root, "POST", "/_halo/api/history")).status_code == 405
     assert (await call(root, "GET", "/_halo/api/nothing")).status_code == 404
 

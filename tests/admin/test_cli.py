@@ -243,13 +243,46 @@ def test_sessions_named_capacity_and_events(
     assert [line.split()[2] for line in out.splitlines()] == ["admitted", "ended"]
 
 
+def test_licences_list_and_end(instance: str, capsys: pytest.CaptureFixture[str]) -> None:
+    firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+    async def setup(engine: LicenceEngine) -> None:
+        await engine.configure(concurrent_seats=4, named_seats=0)
+        await engine.admit("bob@x.org", "bob-1", user_agent=firefox, address="10.0.0.7")
+        await engine.admit("bob@x.org", "bob-2", user_agent="", address="10.0.0.8")
+        await engine.admit("cat@x.org", "cat-1")
+
+    on(instance, setup)
+    status, out, _ = run_cli(capsys, "licences", "list", "--json", "--search", "bob")
+    listed = json.loads(out)
+    assert listed["total"] == 1 and listed["limit"] == 50
+    [bob] = listed["licences"]
+    assert [(s["device"], s["address"]) for s in bob["sessions"]] == [
+        ("Firefox 128 on Linux", "10.0.0.7"),
+        ("unknown", "10.0.0.8"),
+    ]
+    status, out, _ = run_cli(capsys, "licences", "list")
+    assert status == 0 and "2 licence holders" in out and "Firefox 128 on Linux 10.0.0.7" in out
+    status, out, _ = run_cli(capsys, "licences", "end", "BOB@x.org")
+    assert status == 0 and "bob@x.org: concurrent licence freed, 2 sessions ended" in out
+    status, _, err = run_cli(capsys, "licences", "end", "bob@x.org")
+    assert status == 1 and err == "halo-gate: bob@x.org holds no licence.\n"
+    # A session without a note (admitted by no sign-in) is found by walking the holders.
+    status, out, _ = run_cli(capsys, "sessions", "end", "cat-1")
+    assert status == 0 and "cat@x.org holds no licence now" in out
+
+
 def test_bad_settings_and_unreachable_parts_are_one_sentence_each(
     instance: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     status, out, err = run_cli(capsys, "check")
     assert status == 1
     assert "'secret'" not in out and "a-test-signing-key" not in out
-    assert "instance=" in out
+    # A readable table: one setting a line, secrets masked, where each value came from.
+    lines = out.splitlines()
+    assert lines[0].split() == ["HALO_GATE_SECRET_KEY", "********", "(set)"]
+    assert f"HALO_GATE_INSTANCE {instance} (set)" in [" ".join(line.split()) for line in lines]
+    assert "HALO_GATE_CONCURRENT_SEATS 10 (default)" in [" ".join(line.split()) for line in lines]
     assert "discovery document http://127.0.0.1:9/issuer" in err and "Traceback" not in err
     monkeypatch.setenv("HALO_GATE_REDIS_URL", "redis://127.0.0.1:9/0")
     status, _, err = run_cli(capsys, "status")
@@ -277,3 +310,49 @@ def test_events_follow_prints_new_events_as_they_come(instance: str) -> None:
         finally:
             watchdog.cancel()
             follower.kill()
+
+
+def test_without_a_store_url_an_installation_command_refuses_in_one_sentence(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("REDIS_URL", "SECRET_KEY", "OIDC_ISSUER", "OIDC_CLIENT_ID"):
+        monkeypatch.delenv("HALO_GATE_" + variable, raising=False)
+    for argv in (("status",), ("licences", "list"), ("named", "add", "x@y.org"), ("events",)):
+        status, out, err = run_cli(capsys, *argv)
+        assert (status, out) == (1, ""), argv
+        assert err == (
+            "halo-gate: the embedded store lives inside the application's process; set "
+            "HALO_GATE_REDIS_URL to the installation's Redis.\n"
+        )
+
+
+def test_reading_needs_only_the_store_settings(
+    instance: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    on(instance, lambda engine: engine.configure(concurrent_seats=3, named_seats=0))
+    for variable in ("SECRET_KEY", "OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET"):
+        monkeypatch.delenv("HALO_GATE_" + variable)
+    status, out, _ = run_cli(capsys, "status", "--json")
+    assert status == 0 and json.loads(out)["concurrent"]["seats"] == 3
+    status, out, _ = run_cli(capsys, "sessions", "list", "--json")
+    assert status == 0 and json.loads(out)["limit"] == 50  # a page, not a sentinel
+    monkeypatch.setenv("HALO_GATE_INSTANCE", "no-such-installation")
+    status, _, err = run_cli(capsys, "status")
+    assert status == 1 and "holds no installation named 'no-such-installation'" in err
+
+
+def test_capacity_set_takes_pool_rules(instance: str, capsys: pytest.CaptureFixture[str]) -> None:
+    on(instance, lambda engine: engine.configure(concurrent_seats=10, named_seats=0))
+    status, out, _ = run_cli(capsys, "capacity", "set", "--reserve", "hr=2", "--cap", "hr=4,it=3")
+    assert status == 0 and out == "reserved for groups hr=2, group caps hr=4,it=3\n"
+    status, out, _ = run_cli(capsys, "capacity", "set", "--concurrent", "12", "--cap", "none")
+    assert status == 0 and out.splitlines() == [
+        "concurrent slots 12, named seats 0",
+        "reserved for groups hr=2, group caps none",
+    ]
+    status, _, err = run_cli(capsys, "capacity", "set", "--reserve", "hr=20")
+    assert status == 1 and "add up to 20 slots, more than the pool's 12" in err
+    status, _, err = run_cli(capsys, "capacity", "set")
+    assert status == 1 and "give --concurrent N" in err
+    rules = on(instance, lambda engine: engine.pools())
+    assert (rules.reserve, rules.cap) == ((("hr", 2),), ())

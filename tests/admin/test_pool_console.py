@@ -106,19 +106,27 @@ async def test_the_console_shows_and_saves_the_pool_rules_in_a_browser(
     page = await context.new_page()
     await page.goto(site.url + "/_halo/admin")
 
-    async def placeholders(reserve: str, cap: str) -> bool:
+    async def values(reserve: str, cap: str) -> bool:
         return (
-            await page.get_attribute("#f-reserve", "placeholder") == reserve
-            and await page.get_attribute("#f-cap", "placeholder") == cap
+            await page.input_value("#f-reserve") == reserve
+            and await page.input_value("#f-cap") == cap
         )
 
-    await wait_for(lambda: placeholders("vip=1", "hr=3"), "the rules in force")
+    # The form holds the rules in force as its values, and sends only what was changed.
+    await wait_for(lambda: values("vip=1", "hr=3"), "the rules in force")
     await page.fill("#f-cap", "hr=2,finance=1")
     await page.get_by_role("button", name="Save").click()
     await wait_for(
-        lambda: text_is(page, "#status", "Reserved for groups: vip=1; group caps: hr=2,finance=1."),
-        "the change confirmed",
+        lambda: text_is(
+            page, "#capacity .feedback", "Reserved for groups: vip=1; group caps: hr=2,finance=1."
+        ),
+        "the change confirmed beside the form",
     )
-    await wait_for(lambda: placeholders("vip=1", "hr=2,finance=1"), "the new rules")
+    await wait_for(lambda: values("vip=1", "hr=2,finance=1"), "the new rules")
     assert (await site.engine.pools()).cap == (("hr", 2), ("finance", 1))
+    await page.get_by_role("button", name="Save").click()
+    await wait_for(
+        lambda: text_is(page, "#capacity .feedback", "Nothing to save: change a value first."),
+        "an unchanged form refused beside it",
+    )
     await context.close()

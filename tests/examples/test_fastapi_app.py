@@ -14,7 +14,7 @@ def test_the_dependency_yields_the_licensed_person(load_example: LoadExample) ->
     assert whoami.status_code == 200
     assert whoami.json() == {
         "identity": POOLED.email,
-        "name": POOLED.email,
+        "name": POOLED.name,  # the identity provider's name claim
         "licence": "concurrent",
         "groups": ["hr"],
     }

@@ -27,7 +27,7 @@ def test_home_shows_the_person_and_the_named_seat(load_example: LoadExample) -> 
     assert "a named seat" in home.text
     assert whoami.json() == {
         "user": NAMED.email,
-        "name": NAMED.email,
+        "name": NAMED.name,  # the identity provider's name claim
         "licence": "named",
         "groups": ["agents"],
     }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import replace
 
 import pytest
 from starlette.datastructures import Headers
@@ -95,3 +97,26 @@ def test_no_page_of_the_gateway_may_be_framed(name: str) -> None:
     assert response.headers["x-frame-options"] == "DENY"
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     assert response.headers["cache-control"] == "no-store"
+
+
+def test_the_waiting_page_gives_a_range_when_few_slots_freed_lately() -> None:
+    base = Decision("pool_full", None, 0, 2, 2, 10, position=1, estimated_wait=2513)
+    thin = replace(base, wait_range=(306, 13047), wait_thin=True)
+    steady = replace(base, wait_range=(7, 153), estimated_wait=46)
+    shown = {}
+    for name, decision in (("thin", thin), ("steady", steady)):
+        page = pages.waiting(
+            True, decision, poll=10, retry_url="/", leave_url="/out", csrf_token="t", now=0.0
+        )
+        found = re.search(r'data-testid="estimate">([^<]*)<', bytes(page.body).decode())
+        shown[name] = found.group(1) if found else ""
+        answer = pages.waiting(
+            False, decision, poll=10, retry_url="/", leave_url="/out", csrf_token="t", now=0.0
+        )
+        assert json.loads(bytes(answer.body))["estimated_wait_range"] == list(
+            decision.wait_range or ()
+        )
+    assert shown == {
+        "thin": "between 5 minutes and 3.6 hours: few licences have freed lately",
+        "steady": "under a minute",
+    }

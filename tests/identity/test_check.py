@@ -29,7 +29,9 @@ def test_check_with_header_identity_needs_no_identity_provider(
     environ.setenv("HALO_GATE_TRUSTED_PROXIES", "10.0.0.0/8")
     assert main(["check"]) == 0
     out, err = capsys.readouterr()
-    assert "identity='header'" in out
+    assert "HALO_GATE_IDENTITY header (set)" in [
+        " ".join(line.split()) for line in out.splitlines()
+    ]
     assert "discovery" not in err
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from halo_gate.licensing import LicenceEngine
+from halo_gate.licensing.estimate import estimate_wait
 
 from .test_engine import advance, audit_events, twin
 
@@ -193,23 +194,31 @@ async def test_a_waiter_served_from_a_reservation_of_theirs_is_served_at_once(
 async def test_the_estimate_comes_from_slots_freed_lately_and_is_unknown_without(
     engine: LicenceEngine,
 ) -> None:
+    engine.history.freed_cache = 0  # each decision reads the slots freed afresh
     await engine.configure(concurrent_seats=2, named_seats=0)
     await ask(engine, "a")
     await ask(engine, "b")
     first = await engine.heartbeat("w1@x.org", "w1")
-    assert (first.position, first.estimated_wait) == (1, None)  # no slot freed lately
+    assert (first.position, first.estimated_wait, first.wait_range) == (1, None, None)
     await leave(engine, "a")
     await ask(engine, "w1")  # takes a's slot
     await ask(engine, "w2")
     second = await engine.heartbeat("w3@x.org", "w3")
-    # One slot freed in the last 15 minutes: 900 s per slot, and w3 is second in line.
-    assert (second.position, second.estimated_wait) == (2, 1800)
-    advance(engine, 16 * 60)
+    # One slot freed in the last hour: too few to trust one figure, so a wide range.
+    expected = estimate_wait(2, [0] * 59 + [1], poll=engine.queue_poll)
+    assert expected is not None and expected.thin
+    assert (second.position, second.estimated_wait) == (2, expected.typical)
+    assert second.wait_thin and second.wait_range == (expected.low, expected.high)
+    assert expected.low < expected.typical < expected.high
+    advance(engine, 61 * 60)
     await ask(engine, "w1")
     await ask(engine, "b")
     later = await engine.heartbeat("w3@x.org", "w3")
-    # The waiters stopped polling long ago; the freed slot is out of the window: unknown.
-    assert (later.position, later.estimated_wait) == (1, None)
+    # The slot freed an hour ago is out of the window; the holders who idled out since are
+    # counted when their expiry is noticed, now.
+    now_freed = estimate_wait(1, [0] * 59 + [2], poll=engine.queue_poll)
+    assert now_freed is not None and later.position == 1 and later.wait_thin
+    assert later.estimated_wait == now_freed.typical
 
 
 async def test_usage_shows_the_line_and_its_longest_wait(engine: LicenceEngine) -> None:

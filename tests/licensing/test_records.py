@@ -127,6 +127,26 @@ async def test_events_newest_first_filtered_and_paged(engine: LicenceEngine) -> 
     assert everything.events[0]["session"] == "cat-4"
 
 
+async def test_unfiltered_pages_read_one_past_the_page_and_filters_stop_at_their_limit(
+    engine: LicenceEngine,
+) -> None:
+    await engine.configure(concurrent_seats=50, named_seats=0)
+    for i in range(30):
+        await engine.admit(f"p{i}@x.org", f"s-{i}")
+    page = await events(engine, limit=10)
+    assert page.scanned == 10 and page.next_before == page.events[-1]["id"]
+    assert [e["session"] for e in page.events] == [f"s-{i}" for i in range(29, 19, -1)]
+    tail = await events(engine, limit=10, before=(await events(engine, limit=30)).next_before)
+    assert [e["event"] for e in tail.events] == ["resized"] and tail.next_before is None
+    # A filter reads at most scan_limit entries and says where it stopped.
+    few = await events(engine, limit=5, person="p0@x.org", scan_limit=12)
+    assert few.events == [] and few.scanned == 12 and few.next_before is not None
+    rest = await events(engine, limit=5, person="p0@x.org", before=few.next_before)
+    assert [e["session"] for e in rest.events] == ["s-0"]
+    denied = await events(engine, limit=5, reason="admitted")
+    assert len(denied.events) == 5 and {e["reason"] for e in denied.events} == {"admitted"}
+
+
 async def test_history_per_minute_and_per_day(engine: LicenceEngine) -> None:
     await engine.configure(concurrent_seats=2, named_seats=0)
     await engine.admit("a@x.org", "a")
