@@ -46,4 +46,7 @@ def test_plan_records_takes_datetimes_from_the_console() -> None:
     assert len(plan.named) + 2 * plan.concurrent_slots == 5
     hours = [reason.hours_online for reason in plan.named]
     assert hours == sorted(hours, reverse=True) and hours[0] == 8
-    assert plan.named[0].days_active == 1 and 0.8 < plan.named[0].peak_share <= 1.0
+    # Both splits are optimal. Without a pool the busiest time is 10:00-11:00, all of it
+    # agent0's; with one slot it is full 10:00-11:00 and 20:00-21:00, half of it agent0's.
+    expected_share = 1.0 if plan.concurrent_slots == 0 else 0.5
+    assert plan.named[0].days_active == 1 and plan.named[0].peak_share == expected_share
