@@ -186,6 +186,7 @@ def test_chart_must_be_svg(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 def test_simulate_writes_csv_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "--days", "1", "--scale", "0.1", "--seed", "3"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "person,group,start,end"
-    person, group, start, end = lines[1].split(",")
+    assert lines[0] == "person,group,start,end,end_reason"
+    person, group, start, end, reason = lines[1].split(",")
+    assert reason in ("idle", "logout")
     assert person.endswith("@example.org") and start.endswith("Z") and end > start
