@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from halo_gate.planner.plan import plan_usage
 from halo_gate.planner.usage import UsageLog, usage_from_records
 
 HOUR = 3600
@@ -46,3 +48,8 @@ def records(draw: st.DrawFn, days: int = 6, people: int = 8) -> list[Row]:
 
 def log_of(rows: list[Row]) -> UsageLog:
     return usage_from_records(rows)
+
+
+def plan_json(log: UsageLog) -> dict[str, Any]:
+    """The plan at the guide's prices, as ``halo-gate plan --json`` prints it."""
+    return plan_usage(log, price_named=70, price_concurrent=140).as_json()
