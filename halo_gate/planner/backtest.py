@@ -7,19 +7,19 @@ login's day to the midnight after its last login's day; a first login in the las
 hours of a day or a last one in the first hours of a day (a night shift's edge) does not make
 a day of its own. The days after the last whole window are never held out. For each whole
 window after the first (or the last ``folds`` of them), the planner plans on everything before
-the window, with
-the sessions still open at its start cut there, so nothing from the held-out window or later
-reaches that plan; then the window is replayed against that plan with ``replay``'s rules: the
-logins (merged per person) of the people the plan did not name, in time order, each admitted
-if a slot is free and otherwise refused and dropped. Logins still open as the window begins
-take their slots (or are refused) as the replay finds them but are not counted; every login
-starting inside the window is. Anyone unseen before the window is, naturally, not named.
+the window, with the sessions still open at its start cut there, and its people listed in name
+order, so nothing from the held-out window or later reaches that plan; then the window is
+replayed against that plan with ``replay``'s rules: the logins (merged per person) of the
+people the plan did not name, in time order, each admitted if a slot is free and otherwise
+refused and dropped. Logins still open as the window begins take their slots (or are
+refused) as the replay finds them but are not counted; every login starting inside the window
+is. Anyone unseen before the window is, naturally, not named.
 
 Each fold's split is proven within ``FOLD_GAP`` (0.1 %) of that fold's optimal cost rather
 than exactly: closing the last cost step can take the solver minutes on some cuts of a large
 record (see ``optimise``), and a named seat more or less in a fold's plan does not change how
 well it holds. On the guide's 500 people the tolerance is under one cost step, so every fold's
-plan there is the optimum. The plan itself is always exact.
+plan there is the optimum (at the guide's prices). The plan itself is always exact.
 
 Per fold: the denial rate (refused / counted logins), the minutes within the window when every
 slot was held, and the people refused at least once. The summary is the mean of each figure

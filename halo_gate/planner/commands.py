@@ -12,12 +12,15 @@ import os
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .cost import DEFAULT_CURRENCY, CostComparison, cost_table
+from .cost import DEFAULT_CURRENCY, CostComparison, annual, cost_table
 from .profiles import ProfileError, load_profile
 from .simulate import DEFAULT_IDLE_TIMEOUT, DEFAULT_START, simulate
 from .usage import UsageError, UsageLog, read_usage_file, write_sessions
+
+if TYPE_CHECKING:
+    from .growth import Growth
 
 BAD_INPUT = 2
 
@@ -204,12 +207,31 @@ def _recorded_idle_timeout(args: argparse.Namespace) -> int:
     return value
 
 
-def run_plan(args: argparse.Namespace) -> int:
-    # SciPy loads only for this command.
-    from .backtest import WEEK_DAYS, TooShort
+def _grown(log: UsageLog, args: argparse.Namespace) -> tuple[UsageLog, Growth]:
+    """The organisation ``--growth`` % larger, and today's plan (by the same method) to
+    compare it with."""
     from .fit import fit
     from .growth import Growth, grow
     from .intervals import merge_sessions
+
+    today = fit(merge_sessions(log), args.price_named, args.price_concurrent, args.max_denial_rate)
+    named = int(today.named.sum())
+    grown = grow(log, args.growth, args.seed)
+    return grown, Growth(
+        percent=args.growth,
+        seed=args.seed,
+        people_today=len(log.people),
+        people_added=len(grown.people) - len(log.people),
+        named_today=named,
+        slots_today=today.slots,
+        annual_cost_today=annual(named, args.price_named)
+        + annual(today.slots, args.price_concurrent),
+    )
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    # SciPy loads only for this command.
+    from .backtest import WEEK_DAYS, TooShort
     from .plan import Current, plan_usage
     from .policy import NoEndReasons, Policy, policy_saving, under_policy
     from .report import growth_line, plan_report, policy_line, svg
@@ -238,18 +260,7 @@ def run_plan(args: argparse.Namespace) -> int:
         log = under_policy(log, policy, recorded_timeout)
     growth = None
     if args.growth is not None:
-        today = fit(merge_sessions(log), args.price_named, args.price_concurrent)
-        grown = grow(log, args.growth, args.seed)
-        growth = Growth(
-            percent=args.growth,
-            seed=args.seed,
-            people_today=len(log.people),
-            people_added=len(grown.people) - len(log.people),
-            named_today=int(today.named.sum()),
-            slots_today=today.slots,
-            annual_cost_today=12 * today.split.monthly_cost,
-        )
-        log = grown
+        log, growth = _grown(log, args)
     try:
         plan = plan_usage(
             log,
