@@ -175,7 +175,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for seed in range(args.seeds):
         drawn = [
             (person, begin, end)
-            for person, group, begin, end in simulate(profile, days=args.days, seed=seed)
+            for person, group, begin, end, _ in simulate(profile, days=args.days, seed=seed)
             if group not in named
         ]
         slots = max(1, round(_peak(drawn) * args.pool_share))

@@ -25,9 +25,11 @@ async def seed_record(engine: LicenceEngine, *, days: int, retention_days: int) 
     today = datetime.now(UTC).date()
     start = today - timedelta(days=days)
     by_day: dict[int, list[str]] = {}
-    for person, _, begin, end in simulate(GUIDE, days=days, seed=SEED, start=start):
-        # "<start s> <duration s> <reason><licence><person>": a logout of a concurrent user.
-        by_day.setdefault(end // DAY, []).append(f"{begin} {end - begin} lc{person}")
+    for person, _, begin, end, reason in simulate(GUIDE, days=days, seed=SEED, start=start):
+        # "<start s> <duration s> <reason><licence><person>": a concurrent user's session that
+        # ended by logout ("l") or by idling out ("i").
+        code = "i" if reason == "idle" else "l"
+        by_day.setdefault(end // DAY, []).append(f"{begin} {end - begin} {code}c{person}")
     ttl = (retention_days + 1) * DAY
     async with engine.store.pipeline(transaction=False) as pipe:
         for day, entries in by_day.items():

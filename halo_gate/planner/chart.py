@@ -1,11 +1,13 @@
 """The concurrency profile as a picture: an SVG line chart written by hand, and a text sparkline.
 
 Both take the step function of people online (``times``, ``load``) and show, per time bucket, the
-highest load in it: a peak is never averaged away.
+highest load in it: a peak is never averaged away. The chart can also shade the held-out weeks
+of a backtest and mark the moments a login would have been refused.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
 
@@ -43,6 +45,15 @@ def sparkline(values: Times, top: int | None = None) -> str:
     return "".join(BARS[level] for level in levels)
 
 
+def within(peaks: Times, first: int, last: int, begin: int, end: int) -> Times:
+    """``peaks`` (buckets of ``[first, last)``) kept only where a bucket's middle lies in
+    ``[begin, end)``, zero elsewhere."""
+    width = (last - first) / max(peaks.size, 1)
+    middles = first + width * (np.arange(peaks.size) + 0.5)
+    kept: Times = np.where((middles >= begin) & (middles < end), peaks, 0)
+    return kept
+
+
 def svg_chart(
     series: list[tuple[str, str, Times]],
     first: int,
@@ -51,12 +62,19 @@ def svg_chart(
     title: str,
     width: int = 960,
     height: int = 320,
+    bands: Sequence[tuple[int, int]] = (),
+    marks: Sequence[int] = (),
 ) -> str:
     """A line chart of bucket peaks: ``series`` is (label, colour, peaks); a dashed line marks
-    the planned pool size."""
+    the planned pool size; ``bands`` (start, end) are shaded, with a note; ``marks`` are
+    moments ticked in red along the bottom (refused logins)."""
     left, right, top, bottom = 56, 16, 36, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     highest = max([pool, 1, *(int(values.max()) for _, _, values in series if values.size)])
+    span = max(last - first, 1)
+
+    def x(moment: float) -> float:
+        return left + plot_w * min(max((moment - first) / span, 0.0), 1.0)
 
     def y(value: float) -> float:
         return top + plot_h * (1 - value / highest)
@@ -67,6 +85,16 @@ def svg_chart(
         f'<rect width="{width}" height="{height}" fill="white"/>',
         f'<text x="{left}" y="22" font-size="14">{escape(title)}</text>',
     ]
+    for begin, end in bands:
+        parts.append(
+            f'<rect x="{x(begin):.1f}" y="{top}" width="{x(end) - x(begin):.1f}" '
+            f'height="{plot_h}" fill="#f4efe1"><title>held out</title></rect>'
+        )
+    if bands:
+        parts.append(
+            f'<text x="{left + 4}" y="{height - 26}" fill="#8a7a4a">shaded: weeks held out, '
+            f"each replayed against a plan made without it</text>"
+        )
     for fraction in (0, 0.25, 0.5, 0.75, 1):
         value = round(highest * fraction)
         parts.append(
@@ -80,7 +108,10 @@ def svg_chart(
         parts.append(
             f'<text x="{position}" y="{height - 14}" text-anchor="{anchor}">{label} UTC</text>'
         )
-    for number, (label, colour, values) in enumerate(series):
+    # The legend sits right-aligned beside the title, each entry as wide as its label (about
+    # 7 px a character at this size).
+    legend_x = width - right - sum(32 + 7 * len(label) for label, _, _ in series)
+    for label, colour, values in series:
         if values.size:
             step = plot_w / values.size
             points = " ".join(
@@ -89,16 +120,22 @@ def svg_chart(
             parts.append(
                 f'<polyline fill="none" stroke="{colour}" stroke-width="1.2" points="{points}"/>'
             )
-        legend_x = width - right - 200 * (len(series) - number) - 120
         parts.append(
             f'<rect x="{legend_x}" y="12" width="12" height="12" fill="{colour}"/>'
             f'<text x="{legend_x + 16}" y="22">{escape(label)}</text>'
         )
+        legend_x += 32 + 7 * len(label)
     parts.append(
         f'<line x1="{left}" x2="{width - right}" y1="{y(pool):.1f}" y2="{y(pool):.1f}" '
         f'stroke="#c00" stroke-dasharray="6 4"/>'
         f'<text x="{width - right - 4}" y="{y(pool) - 4:.1f}" text-anchor="end" '
         f'fill="#c00">pool of {pool}</text>'
     )
+    bottom_y = top + plot_h
+    for tick in sorted({round(x(moment), 1) for moment in marks}):
+        parts.append(
+            f'<line x1="{tick}" x2="{tick}" y1="{bottom_y}" y2="{bottom_y - 8}" '
+            f'stroke="#c00"><title>a login refused</title></line>'
+        )
     parts.append("</svg>")
     return "\n".join(parts) + "\n"

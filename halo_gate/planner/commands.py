@@ -8,23 +8,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .chart import bucket_peaks, sparkline, svg_chart
-from .cost import DEFAULT_CURRENCY, CostComparison, cost_table, money, percent
+from .cost import DEFAULT_CURRENCY, CostComparison, annual, cost_table
 from .profiles import ProfileError, load_profile
-from .simulate import DEFAULT_START, simulate
-from .usage import UsageError, read_usage_file, write_sessions
+from .simulate import DEFAULT_IDLE_TIMEOUT, DEFAULT_START, simulate
+from .usage import UsageError, UsageLog, read_usage_file, write_sessions
 
 if TYPE_CHECKING:
-    from .plan import Plan
+    from .growth import Growth
 
 BAD_INPUT = 2
-SPARK_WIDTH = 72
-CHART_BUCKETS = 720
 
 
 def add_commands(sub: Any) -> None:
@@ -46,6 +44,13 @@ def add_commands(sub: Any) -> None:
     simulated.add_argument("--days", type=_positive, default=30)
     simulated.add_argument("--start", type=date.fromisoformat, default=DEFAULT_START)
     simulated.add_argument("--scale", type=float, default=1.0, help="multiply head counts")
+    simulated.add_argument(
+        "--idle-timeout",
+        type=_positive,
+        default=DEFAULT_IDLE_TIMEOUT,
+        metavar="S",
+        help="the idle timeout the idled-out sessions held their slots for",
+    )
     simulated.add_argument("--output", default="-", help="CSV file (default: stdout)")
     simulated.set_defaults(run=run_simulate)
 
@@ -60,6 +65,31 @@ def add_commands(sub: Any) -> None:
     planned.add_argument("--chart", help="SVG file for the concurrency profile")
     planned.add_argument("--currency", default=DEFAULT_CURRENCY)
     planned.add_argument("--json", action="store_true", help="print JSON")
+    held = planned.add_argument_group("will the plan hold")
+    held.add_argument("--validate", action="store_true", help="rolling backtest by week")
+    held.add_argument("--fold-days", type=_positive, metavar="N", help="hold out N days at a time")
+    held.add_argument("--folds", type=_positive, metavar="N", help="hold out the last N only")
+    held.add_argument(
+        "--target-denial-rate",
+        type=_rate,
+        metavar="R",
+        help="the smallest pool keeping every held-out week at or below R",
+    )
+    held.add_argument(
+        "--target-mean", action="store_true", help="hold the weeks' mean at R, not every week"
+    )
+    held.add_argument("--growth", type=_percent, metavar="P", help="plan for P %% more people")
+    held.add_argument("--seed", type=int, default=0, help="for --growth's resampling")
+    idle = planned.add_argument_group("what an idle policy costs (needs end_reason)")
+    idle.add_argument("--idle-timeout", type=_positive, metavar="S", help="seconds")
+    idle.add_argument("--harvest-idle", type=_positive, metavar="S", help="seconds")
+    idle.add_argument(
+        "--recorded-idle-timeout",
+        type=_positive,
+        metavar="S",
+        help="the timeout in force when the usage was recorded "
+        "(default: $HALO_GATE_IDLE_TIMEOUT, else 1800)",
+    )
     planned.set_defaults(run=run_plan)
 
 
@@ -80,6 +110,13 @@ def _positive(text: str) -> int:
 def _price(text: str) -> float:
     value = float(text)
     if not value >= 0 or value == float("inf"):
+        raise ValueError(text)
+    return value
+
+
+def _percent(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 10_000:
         raise ValueError(text)
     return value
 
@@ -121,7 +158,9 @@ def run_simulate(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if args.scale != 1.0:
         profile = profile.scaled(args.scale)
-    sessions = simulate(profile, days=args.days, seed=args.seed, start=args.start)
+    sessions = simulate(
+        profile, days=args.days, seed=args.seed, start=args.start, idle_timeout=args.idle_timeout
+    )
     if args.output == "-":
         write_sessions(sessions, sys.stdout)
     else:
@@ -130,113 +169,128 @@ def run_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_plan(args: argparse.Namespace) -> int:
-    from .plan import Current, plan_usage  # SciPy loads only for this command
-
+def _conflict(args: argparse.Namespace) -> str | None:
+    """One sentence naming options that do not go together, or None."""
+    backtest = args.validate or args.target_denial_rate is not None
     if (args.current_named is None) != (args.current_concurrent is None):
-        return _fail("--current-named and --current-concurrent go together.")
+        return "--current-named and --current-concurrent go together."
+    if not backtest and (args.fold_days or args.folds):
+        return "--fold-days and --folds go with --validate or --target-denial-rate."
+    if args.target_mean and args.target_denial_rate is None:
+        return "--target-mean goes with --target-denial-rate."
+    if args.target_denial_rate is not None and args.max_denial_rate > 0:
+        return "--target-denial-rate and --max-denial-rate size the pool two ways; give one."
+    if args.growth is not None and backtest:
+        return (
+            "--growth cannot be held out: its resampled weeks mix every week of the record, "
+            "so leave out --validate and --target-denial-rate."
+        )
+    if args.chart is not None and Path(args.chart).suffix.lower() != ".svg":
+        return f"--chart {args.chart} must name an .svg file (the chart is SVG)."
+    return None
+
+
+def _recorded_idle_timeout(args: argparse.Namespace) -> int:
+    if args.recorded_idle_timeout is not None:
+        return int(args.recorded_idle_timeout)
+    text = os.environ.get("HALO_GATE_IDLE_TIMEOUT", "").strip()
+    if not text:
+        return DEFAULT_IDLE_TIMEOUT
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise UsageError(
+            f"HALO_GATE_IDLE_TIMEOUT has value {text!r}; give --recorded-idle-timeout instead."
+        )
+    return value
+
+
+def _grown(log: UsageLog, args: argparse.Namespace) -> tuple[UsageLog, Growth]:
+    """The organisation ``--growth`` % larger, and today's plan (by the same method) to
+    compare it with."""
+    from .fit import fit
+    from .growth import Growth, grow
+    from .intervals import merge_sessions
+
+    today = fit(merge_sessions(log), args.price_named, args.price_concurrent, args.max_denial_rate)
+    named = int(today.named.sum())
+    grown = grow(log, args.growth, args.seed)
+    return grown, Growth(
+        percent=args.growth,
+        seed=args.seed,
+        people_today=len(log.people),
+        people_added=len(grown.people) - len(log.people),
+        named_today=named,
+        slots_today=today.slots,
+        annual_cost_today=annual(named, args.price_named)
+        + annual(today.slots, args.price_concurrent),
+    )
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    # SciPy loads only for this command.
+    from .backtest import WEEK_DAYS, TooShort
+    from .plan import Current, plan_usage
+    from .policy import NoEndReasons, Policy, policy_saving, under_policy
+    from .report import growth_line, plan_report, policy_line, svg
+
+    conflict = _conflict(args)
+    if conflict is not None:
+        return _fail(conflict)
     current = None
     if args.current_named is not None:
         current = Current(args.current_named, args.current_concurrent)
     try:
-        log = read_usage_file(args.usage)
+        log: UsageLog = read_usage_file(args.usage)
+        recorded_timeout = _recorded_idle_timeout(args)
     except UsageError as exc:
         return _fail(str(exc))
     if len(log) == 0:
         return _fail(f"{args.usage} has no sessions to plan from.")
-    plan = plan_usage(
-        log,
-        price_named=args.price_named,
-        price_concurrent=args.price_concurrent,
-        price_named_only=args.price_named_only,
-        max_denial_rate=args.max_denial_rate,
-        current=current,
-    )
+    prices = {"price_named": args.price_named, "price_concurrent": args.price_concurrent}
+    saving = None
+    if args.idle_timeout is not None or args.harvest_idle is not None:
+        policy = Policy(idle_timeout=args.idle_timeout, harvest_idle=args.harvest_idle)
+        try:
+            saving = policy_saving(log, policy, recorded_idle_timeout=recorded_timeout, **prices)
+        except NoEndReasons as exc:
+            return _fail(f"{args.usage}: {exc}")
+        log = under_policy(log, policy, recorded_timeout)
+    growth = None
+    if args.growth is not None:
+        log, growth = _grown(log, args)
+    try:
+        plan = plan_usage(
+            log,
+            **prices,
+            price_named_only=args.price_named_only,
+            max_denial_rate=args.max_denial_rate,
+            current=current,
+            validate=args.validate,
+            fold_days=args.fold_days or WEEK_DAYS,
+            folds=args.folds,
+            target_denial_rate=args.target_denial_rate,
+            target_mean=args.target_mean,
+        )
+    except TooShort as exc:
+        return _fail(str(exc))
     chart_path = args.chart
-    if chart_path is not None and Path(chart_path).suffix.lower() != ".svg":
-        return _fail(f"--chart {chart_path} must name an .svg file (the chart is SVG).")
     if chart_path is None and not args.json:
         chart_path = str(Path(args.usage).with_suffix(".svg"))
     if chart_path:
-        Path(chart_path).write_text(_svg(plan), encoding="utf-8")
+        Path(chart_path).write_text(svg(plan), encoding="utf-8")
     if args.json:
-        print(json.dumps(plan.as_json()))
-    else:
-        print(plan_report(plan, args.usage, args.currency, chart_path))
+        data = plan.as_json()
+        if growth is not None:
+            data["growth"] = growth.as_json(plan.annual_cost)
+        if saving is not None:
+            data["policy"] = saving.as_json(args.currency)
+        print(json.dumps(data))
+        return 0
+    notes = [] if saving is None else [policy_line(saving, args.currency)]
+    if growth is not None:
+        notes.append(growth_line(growth, plan, args.currency))
+    print(plan_report(plan, args.usage, args.currency, chart_path, notes))
     return 0
-
-
-def _svg(plan: Plan) -> str:
-    everyone = bucket_peaks(
-        plan.everyone.times, plan.everyone.load, plan.first, plan.last, CHART_BUCKETS
-    )
-    pool = bucket_peaks(plan.pool.times, plan.pool.load, plan.first, plan.last, CHART_BUCKETS)
-    return svg_chart(
-        [("everyone online", "#888", everyone), ("without a named seat", "#1f5fbf", pool)],
-        plan.first,
-        plan.last,
-        plan.concurrent_slots,
-        f"People online: {len(plan.named)} named, pool of {plan.concurrent_slots}",
-    )
-
-
-def _day(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M")
-
-
-def plan_report(plan: Plan, source: str, currency: str, chart_path: str | None) -> str:
-    """The plan as text: the split and its cost, comparisons, profile, and the named people."""
-    named = len(plan.named)
-    named_cost = 12 * named * plan.price_named
-    pool_cost = 12 * plan.concurrent_slots * plan.price_concurrent
-    lines = [
-        f"Usage: {source}: {plan.people:,} people, {plan.sessions:,} sessions, "
-        f"{_day(plan.first)} to {_day(plan.last)} UTC.",
-        f"Plan: {named:,} named seats and a pool of {plan.concurrent_slots:,} concurrent slots.",
-        f"  named       {named:>7,} x {money(plan.price_named):>8} a month = "
-        f"{money(named_cost):>12} {currency} a year",
-        f"  concurrent  {plan.concurrent_slots:>7,} x {money(plan.price_concurrent):>8} a month = "
-        f"{money(pool_cost):>12} {currency} a year",
-        f"  total{'':37}{money(plan.annual_cost):>12} {currency} a year",
-        f"Named-only ({plan.people:,} x {money(plan.price_named_only)} a month): "
-        f"{money(plan.named_only_annual_cost)} {currency} a year; the plan saves "
-        f"{money(plan.saving)} ({percent(plan.saving_pct)}).",
-    ]
-    current_cost = plan.current_annual_cost
-    if plan.current is not None and current_cost is not None:
-        change = current_cost - plan.annual_cost
-        share = 100 * change / current_cost if current_cost else 0.0
-        lines.append(
-            f"Current ({plan.current.named:,} named, {plan.current.concurrent:,} concurrent): "
-            f"{money(current_cost)} {currency} a year; the plan saves {money(change)} "
-            f"({percent(round(share, 1))})."
-        )
-    if plan.max_denial_rate > 0:
-        lines.append(
-            f"Denials: replaying the recorded logins, a pool of {plan.concurrent_slots} refuses "
-            f"{100 * plan.denial_rate:.2f} % of them (allowed {100 * plan.max_denial_rate:g} %)."
-        )
-    proof = {"prices": "no named seat pays for itself at these prices", "bound": "LP bound met"}
-    lines.append(f"Optimal: proven ({proof.get(plan.proof, 'branch-and-cut search')}).")
-    everyone = bucket_peaks(
-        plan.everyone.times, plan.everyone.load, plan.first, plan.last, SPARK_WIDTH
-    )
-    pool = bucket_peaks(plan.pool.times, plan.pool.load, plan.first, plan.last, SPARK_WIDTH)
-    top = int(everyone.max()) if everyone.size else 0
-    lines += [
-        "",
-        "People online (peak per slice of time):",
-        f"  everyone            {sparkline(everyone, top)}  peak {plan.everyone.peak:,}",
-        f"  without named seat  {sparkline(pool, top)}  peak {plan.pool.peak:,}",
-    ]
-    if chart_path:
-        lines.append(f"Chart: {chart_path}")
-    if plan.named:
-        width = max(len(reason.person) for reason in plan.named)
-        lines += ["", f"{'Named person':<{width}}  hours online  days active  share of peak"]
-        lines += [
-            f"{r.person:<{width}}  {r.hours_online:>12,.1f}  {r.days_active:>11}  "
-            f"{100 * r.peak_share:>12.0f} %"
-            for r in plan.named
-        ]
-    return "\n".join(lines)

@@ -8,22 +8,26 @@ With ``max_denial_rate`` R > 0 the named people are those of the exact zero-deni
 pool is then the smallest one whose replayed denial rate is at most R (see ``replay``). Denials
 depend on the order of logins, which no covering constraint expresses, so that step is exact
 for the pool given the named people rather than jointly.
+
+``validate`` adds the rolling backtest of that method (``backtest``); ``target_denial_rate``
+sizes the pool from the backtest instead, keeping the exact optimum's named people.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import numpy as np
 
+from . import backtest
+from .backtest import WEEK_DAYS, Fold, Validation
 from .cost import annual, exact
+from .fit import fit
 from .intervals import Sweep, merge_sessions, sweep
-from .optimise import optimal_split
-from .replay import denial_rate, smallest_pool
-from .usage import UsageLog, usage_from_records
+from .replay import denial_rate
+from .usage import Record, UsageLog, usage_from_records
 
 DAY = 86400
 
@@ -57,6 +61,37 @@ class Current:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Target:
+    """The pool sized by the backtest, against the exact optimum on the whole record."""
+
+    rate: float
+    mean: bool  # the folds' mean held at ``rate``, rather than every fold
+    slots: int
+    in_sample_slots: int
+    in_sample: Validation  # the backtest of the exact optimum's method
+    price_concurrent: float
+
+    @property
+    def headroom_slots(self) -> int:
+        return self.slots - self.in_sample_slots
+
+    @property
+    def headroom_annual_cost(self) -> float:
+        return annual(self.headroom_slots, self.price_concurrent)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "denial_rate": self.rate,
+            "over": "mean" if self.mean else "every_fold",
+            "concurrent_slots": self.slots,
+            "in_sample_slots": self.in_sample_slots,
+            "headroom_slots": self.headroom_slots,
+            "headroom_annual_cost": exact(self.headroom_annual_cost),
+            "in_sample_validation": self.in_sample.summary(),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
 class Plan:
     people: int
     sessions: int
@@ -73,6 +108,9 @@ class Plan:
     current: Current | None
     everyone: Sweep  # people online over time
     pool: Sweep  # people without a named seat online over time
+    validation: Validation | None = None
+    target: Target | None = None
+    folds: tuple[Fold, ...] = ()
 
     @property
     def annual_cost(self) -> float:
@@ -124,19 +162,29 @@ class Plan:
                 "annual_cost": exact(current_cost),
                 "saving": exact(current_cost - self.annual_cost),
             }
+        if self.validation is not None:
+            data["validation"] = self.validation.as_json()
+        if self.target is not None:
+            data["target"] = self.target.as_json()
         return data
 
 
 def plan_records(
-    records: Iterable[tuple[str, datetime | int, datetime | int]],
+    records: Iterable[Record],
     *,
     price_named: float,
     price_concurrent: float,
     price_named_only: float | None = None,
     max_denial_rate: float = 0.0,
     current: Current | None = None,
+    validate: bool = False,
+    fold_days: int = WEEK_DAYS,
+    folds: int | None = None,
+    target_denial_rate: float | None = None,
+    target_mean: bool = False,
 ) -> Plan:
-    """The plan for ``(person, start, end)`` records (datetimes, naive = UTC, or epoch seconds)."""
+    """The plan for ``(person, start, end)`` records (datetimes, naive = UTC, or epoch seconds;
+    an ``end_reason`` fourth is allowed)."""
     return plan_usage(
         usage_from_records(records),
         price_named=price_named,
@@ -144,6 +192,11 @@ def plan_records(
         price_named_only=price_named_only,
         max_denial_rate=max_denial_rate,
         current=current,
+        validate=validate,
+        fold_days=fold_days,
+        folds=folds,
+        target_denial_rate=target_denial_rate,
+        target_mean=target_mean,
     )
 
 
@@ -155,17 +208,45 @@ def plan_usage(
     price_named_only: float | None = None,
     max_denial_rate: float = 0.0,
     current: Current | None = None,
+    validate: bool = False,
+    fold_days: int = WEEK_DAYS,
+    folds: int | None = None,
+    target_denial_rate: float | None = None,
+    target_mean: bool = False,
 ) -> Plan:
-    """The cheapest plan for recorded sessions (see the module docstring)."""
+    """The cheapest plan for recorded sessions (see the module docstring). With ``validate``
+    or ``target_denial_rate``, a record shorter than two windows of ``fold_days`` raises
+    :class:`backtest.TooShort`."""
     merged = merge_sessions(log)
-    split = optimal_split(merged, price_named, price_concurrent)
-    is_named = np.zeros(len(log.people), dtype=np.bool_)
-    is_named[list(split.named)] = True
+    fitted = fit(merged, price_named, price_concurrent, max_denial_rate)
+    is_named, split, slots = fitted.named, fitted.split, fitted.slots
+    validation, target = None, None
+    held_out: tuple[Fold, ...] = ()
+    if validate or target_denial_rate is not None:
+        cuts = backtest.windows(merged, fold_days, folds)
+        held_out = tuple(
+            backtest.prepare(
+                merged,
+                cuts,
+                price_named=price_named,
+                price_concurrent=price_concurrent,
+                max_denial_rate=max_denial_rate,
+            )
+        )
+        validation = backtest.validate(list(held_out), fold_days)
+        if target_denial_rate is not None:
+            slots = backtest.target_pool(list(held_out), target_denial_rate, mean=target_mean)
+            target = Target(
+                rate=target_denial_rate,
+                mean=target_mean,
+                slots=slots,
+                in_sample_slots=fitted.slots,
+                in_sample=validation,
+                price_concurrent=price_concurrent,
+            )
+            validation = backtest.validate(list(held_out), fold_days, slots)
     free = ~is_named[merged.owner]
     pool_start, pool_end = merged.start[free], merged.end[free]
-    slots = split.slots
-    if max_denial_rate > 0:
-        slots = smallest_pool(pool_start, pool_end, max_denial_rate, split.slots)
     everyone = sweep(merged.start, merged.end)
     pool = sweep(pool_start, pool_end)
     return Plan(
@@ -184,6 +265,9 @@ def plan_usage(
         current=current,
         everyone=everyone,
         pool=pool,
+        validation=validation,
+        target=target,
+        folds=held_out,
     )
 
 

@@ -24,6 +24,10 @@ class Group:
     a given working day with probability ``presence``. A ``whole_shift`` person is signed in for
     the whole shift, sometimes with a break; anyone else signs in ``sessions_per_day`` times on
     average, for ``session_minutes`` on average each, at random moments of the shift.
+
+    Of the sessions at least as long as the gateway's idle timeout, a share ``idle_share`` ended
+    by idling out: the person walked away without signing out, so the session's last stretch,
+    as long as the timeout, held the slot with nobody there.
     """
 
     name: str
@@ -35,6 +39,7 @@ class Group:
     whole_shift: bool = False
     sessions_per_day: float = 1.0
     session_minutes: float = 30.0
+    idle_share: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,9 @@ class Profile:
 
 
 WEEKDAYS = frozenset(range(5))
+# An assumption of the synthetic profile, not a measurement: half the occasional users' long
+# enough sessions end by closing the tab rather than signing out.
+OCCASIONAL_IDLE = 0.5
 EVERY_DAY = frozenset(range(7))
 
 # The guide's organisation: 150 people who live in the tool (service desk, IT managers, field
@@ -93,6 +101,7 @@ GUIDE = Profile(
             presence=0.9,
             sessions_per_day=3,
             session_minutes=60,
+            idle_share=OCCASIONAL_IDLE,
         ),
         Group(
             name="Finance",
@@ -101,6 +110,7 @@ GUIDE = Profile(
             presence=0.9,
             sessions_per_day=3,
             session_minutes=60,
+            idle_share=OCCASIONAL_IDLE,
         ),
         Group(
             name="Facilities",
@@ -109,6 +119,7 @@ GUIDE = Profile(
             presence=0.9,
             sessions_per_day=3,
             session_minutes=60,
+            idle_share=OCCASIONAL_IDLE,
         ),
         Group(
             name="All-staff self-service",
@@ -117,6 +128,7 @@ GUIDE = Profile(
             presence=0.9,
             sessions_per_day=2,
             session_minutes=30,
+            idle_share=OCCASIONAL_IDLE,
         ),
         Group(
             name="VIPs",
@@ -126,6 +138,7 @@ GUIDE = Profile(
             presence=0.5,
             sessions_per_day=1,
             session_minutes=15,
+            idle_share=OCCASIONAL_IDLE,
         ),
     ),
 )
@@ -162,7 +175,7 @@ def _group(raw: Any) -> Group:
     name: str = raw["name"]
     known = {
         "name", "people", "shifts", "workdays", "utc_offset", "presence",
-        "whole_shift", "sessions_per_day", "session_minutes",
+        "whole_shift", "sessions_per_day", "session_minutes", "idle_share",
     }  # fmt: skip
     unknown = sorted(set(raw) - known)
     if unknown:
@@ -177,8 +190,9 @@ def _group(raw: Any) -> Group:
         for key in ("utc_offset", "sessions_per_day", "session_minutes"):
             if key in raw:
                 fields[key] = _number(raw, key, float, minimum=-24.0 if key == "utc_offset" else 0)
-        if "presence" in raw:
-            fields["presence"] = _number(raw, "presence", float, minimum=0, maximum=1)
+        for key in ("presence", "idle_share"):
+            if key in raw:
+                fields[key] = _number(raw, key, float, minimum=0, maximum=1)
         if "whole_shift" in raw:
             fields["whole_shift"] = bool(raw["whole_shift"])
     except (TypeError, ValueError) as exc:

@@ -1,4 +1,4 @@
-"""Replaying recorded logins against a smaller pool, for ``--max-denial-rate``.
+"""Replaying recorded logins against a pool, for ``--max-denial-rate`` and the backtest.
 
 Replay, precisely: each person's sessions are merged first, and each merged interval is one
 login (the person holds one slot from its start to its end). The logins of the people not named
@@ -15,44 +15,83 @@ An arrival admitted by ``s`` finds ``|H| < s``, so ``|H'| <= s``: admitted by ``
 An arrival refused by ``s`` but admitted by ``s + 1`` finds ``|H| = s = |H'|``, so ``H = H'`` and
 afterwards one login is spare. An arrival refused by ``s + 1`` finds ``|H'| = s + 1``, so
 ``|H| >= s``: refused by ``s`` too. A departure leaves both sets or only the spare one. So
-every login refused by ``s + 1`` is refused by ``s``.
+every login refused by ``s + 1`` is refused by ``s``. This holds login by login, so it holds
+for any subset of the logins counted (the backtest counts only those inside a held-out week).
 """
 
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 
 import numpy as np
 
-from .usage import Times
+from .usage import Mask, Times
 
 
-def refused_logins(start: Times, end: Times, slots: int) -> int:
-    """How many of the logins (already merged per person) a pool of ``slots`` refuses."""
+def refusals(start: Times, end: Times, slots: int) -> Mask:
+    """Which of the logins (already merged per person) a pool of ``slots`` refuses."""
+    refused = np.zeros(start.size, dtype=np.bool_)
     order = np.lexsort((np.arange(start.size), start))
     held: list[int] = []  # ends of the admitted logins still holding a slot
-    refused = 0
-    for begin, finish in zip(start[order].tolist(), end[order].tolist(), strict=True):
+    starts, ends = start[order].tolist(), end[order].tolist()
+    for login, begin, finish in zip(order.tolist(), starts, ends, strict=True):
         while held and held[0] <= begin:
             heapq.heappop(held)
         if len(held) < slots:
             heapq.heappush(held, finish)
         else:
-            refused += 1
+            refused[login] = True
     return refused
+
+
+def refused_logins(start: Times, end: Times, slots: int, counted: Mask | None = None) -> int:
+    """How many logins a pool of ``slots`` refuses, among the ``counted`` ones (default all)."""
+    refused = refusals(start, end, slots)
+    return int((refused if counted is None else refused & counted).sum())
 
 
 def denial_rate(start: Times, end: Times, slots: int) -> float:
     return refused_logins(start, end, slots) / start.size if start.size else 0.0
 
 
-def smallest_pool(start: Times, end: Times, max_rate: float, peak: int) -> int:
-    """The smallest pool whose denial rate is at most ``max_rate`` (``peak`` refuses none)."""
-    allowed = max_rate * start.size + 1e-9
-    low, high = 0, peak  # refused(high) <= allowed always; find the least such
-    while low < high:
+def smallest_pool(
+    start: Times,
+    end: Times,
+    max_rate: float,
+    peak: int,
+    counted: Mask | None = None,
+    guess: int | None = None,
+) -> int:
+    """The smallest pool refusing at most a share ``max_rate`` of the ``counted`` logins
+    (default all); ``peak`` must refuse none. A ``guess`` near the answer saves replays."""
+    logins = start.size if counted is None else int(counted.sum())
+    allowed = max_rate * logins + 1e-9
+    return least(
+        lambda slots: refused_logins(start, end, slots, counted) <= allowed,
+        peak if guess is None else guess,
+        peak,
+    )
+
+
+def least(holds: Callable[[int], bool], guess: int, high: int, low: int = 0) -> int:
+    """The least ``s`` in ``[low, high]`` for which ``holds(s)``, where ``holds`` is false and
+    then true as ``s`` grows and ``holds(high)`` is true. Gallops from ``guess`` (steps of 1,
+    2, 4, ...) to bracket the answer, then bisects: about ``2 log2 |answer - guess|`` calls."""
+    guess = min(max(guess, low), high)
+    if holds(guess):
+        high, step = guess, 1
+        while high - step >= low and holds(high - step):
+            high, step = high - step, 2 * step
+        low = max(low, high - step + 1)
+    else:
+        low, step = guess + 1, 1
+        while guess + step < high and not holds(guess + step):
+            low, step = guess + step + 1, 2 * step
+        high = min(high, guess + step)
+    while low < high:  # holds(high); not holds(low - 1) unless low is the range's start
         middle = (low + high) // 2
-        if refused_logins(start, end, middle) <= allowed:
+        if holds(middle):
             high = middle
         else:
             low = middle + 1

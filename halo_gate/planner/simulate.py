@@ -1,4 +1,8 @@
-"""Synthetic usage for an organisation profile: seeded, so the same seed gives the same CSV."""
+"""Synthetic usage for an organisation profile: seeded, so the same seed gives the same CSV.
+
+How each session ended (``idle`` or ``logout``, see ``Group.idle_share``) is drawn from a
+generator of its own, so the sessions' times are those of the same seed without end reasons.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +17,22 @@ from .profiles import Group, Profile
 HOUR = 3600
 DAY = 86400
 DEFAULT_START = date(2026, 1, 5)  # a Monday, so weeks line up with workdays
+# HALO_GATE_IDLE_TIMEOUT's default: how long an idle session held its slot.
+DEFAULT_IDLE_TIMEOUT = 1800
 
 
 def simulate(
-    profile: Profile, *, days: int, seed: int, start: date = DEFAULT_START
-) -> Iterator[tuple[str, str, int, int]]:
-    """Sessions ``(person, group, start, end)`` (epoch seconds), day by day in time order of
-    days; within a day, in the order people were drawn."""
+    profile: Profile,
+    *,
+    days: int,
+    seed: int,
+    start: date = DEFAULT_START,
+    idle_timeout: int = DEFAULT_IDLE_TIMEOUT,
+) -> Iterator[tuple[str, str, int, int, str]]:
+    """Sessions ``(person, group, start, end, end_reason)`` (epoch seconds), day by day in time
+    order of days; within a day, in the order people were drawn."""
     rng = random.Random(seed)
+    endings = random.Random(f"{seed} end reasons")
     origin = int(datetime(start.year, start.month, start.day, tzinfo=UTC).timestamp())
     people = [
         (group, _person_id(group, number), group.shifts[number % len(group.shifts)])
@@ -34,7 +46,8 @@ def simulate(
             if weekday not in group.workdays or rng.random() >= group.presence:
                 continue
             for begin, end in _sessions(rng, group, shift, midnight):
-                yield person, group.name, begin, end
+                idled = end - begin >= idle_timeout and endings.random() < group.idle_share
+                yield person, group.name, begin, end, "idle" if idled else "logout"
 
 
 def _person_id(group: Group, number: int) -> str:

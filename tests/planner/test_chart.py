@@ -6,7 +6,7 @@ from xml.etree import ElementTree
 
 import numpy as np
 
-from halo_gate.planner.chart import bucket_peaks, sparkline, svg_chart
+from halo_gate.planner.chart import bucket_peaks, sparkline, svg_chart, within
 
 
 def test_bucket_peaks_keep_a_one_second_burst() -> None:
@@ -35,3 +35,19 @@ def test_svg_is_well_formed_and_marks_the_pool() -> None:
     root = ElementTree.fromstring(svg)
     assert root.tag.endswith("svg")
     assert "pool of 4" in svg and "&lt;online&gt;" in svg
+
+
+def test_held_out_weeks_are_shaded_and_refusals_ticked() -> None:
+    peaks = np.array([1, 5, 2, 4], dtype=np.int64)
+    # Buckets of 100 s over [0, 400): only those whose middle lies in [100, 300) are kept.
+    assert within(peaks, 0, 400, 100, 300).tolist() == [0, 5, 2, 0]
+    marks = [40000, 40001]
+    svg = svg_chart(
+        [("held out", "#b8860b", peaks)], 0, 86400, 3, "t", bands=[(100, 300)], marks=marks
+    )
+    root = ElementTree.fromstring(svg)
+    shaded = [e for e in root.iter() if e.tag.endswith("rect") and e.get("fill") == "#f4efe1"]
+    assert len(shaded) == 1 and float(shaded[0].get("width", "0")) > 0
+    # Two refusals a second apart share a tick at this width.
+    ticks = [e for e in root.iter() if e.tag.endswith("line") and e.get("stroke") == "#c00"]
+    assert len(ticks) == 2  # the pool's dashed line and one tick

@@ -186,6 +186,123 @@ def test_chart_must_be_svg(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 def test_simulate_writes_csv_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "--days", "1", "--scale", "0.1", "--seed", "3"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "person,group,start,end"
-    person, group, start, end = lines[1].split(",")
+    assert lines[0] == "person,group,start,end,end_reason"
+    person, group, start, end, reason = lines[1].split(",")
+    assert reason in ("idle", "logout")
     assert person.endswith("@example.org") and start.endswith("Z") and end > start
+
+
+@pytest.fixture(scope="module")
+def three_weeks(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The guide's organisation over three weeks, with end reasons."""
+    path = tmp_path_factory.mktemp("guide") / "guide.csv"
+    args = ["simulate", "--profile", "guide", "--seed", "7", "--days", "21"]
+    assert main([*args, "--output", str(path)]) == 0
+    return str(path)
+
+
+def test_validate_says_how_often_people_would_have_been_refused(
+    three_weeks: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chart = tmp_path / "held.svg"
+    assert main([*plan(three_weeks), "--validate", "--chart", str(chart)]) == 0
+    out = capsys.readouterr().out
+    assert "Will the plan hold? Held out one week at a time" in out
+    assert "of logins would have been refused on average" in out
+    assert "would have met a full pool at least once" in out
+    rows = [line for line in out.splitlines() if line.startswith("  2026-01-")]
+    assert [row.split()[0] for row in rows] == ["2026-01-12", "2026-01-19"]
+    svg = chart.read_text(encoding="utf-8")
+    ElementTree.fromstring(svg)
+    assert "held out" in svg and "weeks held out" in svg
+
+
+def test_validate_as_json_has_the_folds_and_their_summary(
+    three_weeks: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*plan(three_weeks), "--validate", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    validation = data["validation"]
+    assert validation["fold_days"] == 7 and len(validation["folds"]) == 2
+    fold = validation["folds"][1]
+    assert (fold["train_start"][:10], fold["train_end"], fold["test_end"]) == (
+        "2026-01-04",  # a night shift's sliver before the first Monday still trains it
+        "2026-01-19T00:00:00Z",
+        "2026-01-26T00:00:00Z",
+    )
+    for key in ("denial_rate", "full_minutes", "people_refused"):
+        assert isinstance(fold[key], int | float)
+    summary = validation["summary"]
+    rates = [f["denial_rate"] for f in validation["folds"]]
+    assert summary["mean"]["denial_rate"] == pytest.approx(sum(rates) / 2, abs=1e-6)
+    assert summary["worst"]["denial_rate"] == max(rates)
+    assert "target" not in data
+    # Five-day windows: four whole ones in 21 days, three of them held out.
+    assert main([*plan(three_weeks), "--validate", "--fold-days", "5", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["validation"]["folds"]) == 3
+
+
+def test_target_denial_rate_prices_the_headroom(
+    three_weeks: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*plan(three_weeks), "--target-denial-rate", "0.001", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    target = data["target"]
+    assert target["over"] == "every_fold" and data["concurrent_slots"] == target["concurrent_slots"]
+    assert all(fold["denial_rate"] <= 0.001 for fold in data["validation"]["folds"])
+    assert target["headroom_annual_cost"] == 12 * 140 * target["headroom_slots"]
+    assert main([*plan(three_weeks), "--target-denial-rate", "0.001"]) == 0
+    out = capsys.readouterr().out
+    assert "Target: at most 0.1 % of logins refused in every held-out week." in out
+    assert "the in-sample optimum made without it" in out
+
+
+def test_harvesting_and_growth_say_what_they_cost(
+    three_weeks: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*plan(three_weeks), "--harvest-idle", "600"]) == 0
+    out = capsys.readouterr().out
+    assert "Idle policy: Harvesting after 10 minutes would have needed" in out
+    assert main([*plan(three_weeks), "--harvest-idle", "600", "--json"]) == 0
+    policy = json.loads(capsys.readouterr().out)["policy"]
+    assert policy["harvest_idle"] == 600 and policy["recorded_idle_timeout"] == 1800
+    assert policy["sentence"].startswith("harvesting after 10 minutes would have needed")
+    assert main([*plan(three_weeks), "--growth", "20", "--seed", "4", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["growth"]["people_added"] == round(0.2 * data["growth"]["people_today"])
+    assert data["people"] == data["growth"]["people_today"] + data["growth"]["people_added"]
+    assert (
+        data["annual_cost"]
+        == data["growth"]["today"]["annual_cost"] + (data["growth"]["extra_annual_cost"])
+    )
+    assert data["growth"]["extra_annual_cost"] > 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--fold-days", "5"], "--fold-days and --folds go with --validate"),
+        (["--target-mean"], "--target-mean goes with --target-denial-rate"),
+        (["--target-denial-rate", "0.01", "--max-denial-rate", "0.01"], "give one"),
+        (["--validate", "--growth", "10"], "--growth cannot be held out"),
+    ],
+)
+def test_options_that_do_not_go_together_are_one_sentence(
+    three_weeks: str, capsys: pytest.CaptureFixture[str], extra: list[str], words: str
+) -> None:
+    assert main([*plan(three_weeks), *extra]) == 2
+    message = capsys.readouterr().err.strip()
+    assert words in message and "\n" not in message
+
+
+def test_a_short_or_reasonless_record_is_one_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, "person,start,end\nann,2026-01-05T09:00Z,2026-01-05T10:00Z\n")
+    assert main([*plan(path), "--validate"]) == 2
+    assert "needs two whole windows of 7 days; the record covers 1" in capsys.readouterr().err
+    assert main([*plan(path), "--harvest-idle", "600"]) == 2
+    assert "no end_reason column" in capsys.readouterr().err
+    monkeypatch.setenv("HALO_GATE_IDLE_TIMEOUT", "soon")
+    assert main([*plan(path), "--harvest-idle", "600"]) == 2
+    assert "HALO_GATE_IDLE_TIMEOUT has value 'soon'" in capsys.readouterr().err

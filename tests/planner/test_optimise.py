@@ -136,3 +136,28 @@ def test_split_equals_brute_force_with_prices_in_fractions_of_a_penny(seed: int)
     merged = merge_sessions(graph_log(rng, 12, density=0.35, crowd=2))
     split = optimal_split(merged, 70.125, 150.3333)
     assert split.monthly_cost == pytest.approx(brute_force(merged, 70.125, 150.3333), abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(CASES))
+def test_hints_and_a_tolerance_keep_the_split_honest(seed: int) -> None:
+    rng = random.Random(1000 + seed)
+    merged = merge_sessions(random_log(rng, people=12, sessions_each=rng.choice([1, 3, 5])))
+    exact = optimal_split(merged, 70, 150)
+    # Any instants as a hint (a shorter record's, or arbitrary ones) give the same optimum.
+    shorter = merge_sessions(
+        UsageLog(merged.people, merged.owner, merged.start, np.minimum(merged.end, 12 * HOUR))
+    )
+    hints = [
+        optimal_split(shorter, 70, 150).instants,
+        np.array(sorted(rng.sample(range(0, 30 * HOUR, 600), 10)), dtype=np.int64),
+    ]
+    for hint in hints:
+        assert optimal_split(merged, 70, 150, hint=hint).monthly_cost == exact.monthly_cost
+    # The programme's instants are where people were online.
+    assert exact.instants.size == 0 or set(exact.instants.tolist()) <= set(merged.start.tolist())
+    # A tolerance gives a real split costing at most that much more than the optimum.
+    loose = optimal_split(merged, 70, 150, gap=0.2)
+    named = np.zeros(len(merged.people), dtype=np.bool_)
+    named[list(loose.named)] = True
+    assert loose.slots == pool_peak(merged, named)
+    assert exact.monthly_cost <= loose.monthly_cost <= 1.2 * exact.monthly_cost

@@ -6,8 +6,12 @@ import random
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from halo_gate.planner.replay import denial_rate, refused_logins, smallest_pool
+from halo_gate.planner.replay import denial_rate, least, refusals, refused_logins, smallest_pool
+
+from .support import PROPERTY
 
 
 def arrays(pairs: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -51,3 +55,39 @@ def test_a_bigger_pool_refuses_no_more_logins(seed: int) -> None:
         # The smallest pool meeting the rate: it does, and one slot fewer does not.
         assert refused[pool] <= rate * len(pairs) + 1e-9
         assert pool == 0 or refused[pool - 1] > rate * len(pairs)
+
+
+@PROPERTY
+@given(
+    st.integers(0, 5),
+    st.integers(0, 60),
+    st.integers(0, 60),
+    st.integers(-5, 70),
+)
+def test_least_gallops_to_the_first_pool_that_holds(
+    low: int, span: int, answer: int, guess: int
+) -> None:
+    high = low + span
+    answer = low + answer % (span + 1)
+    asked: list[int] = []
+
+    def holds(slots: int) -> bool:
+        assert low <= slots <= high
+        asked.append(slots)
+        return slots >= answer
+
+    assert least(holds, guess, high, low) == answer
+    # About 2 log2 of the distance from the guess, and never a scan.
+    assert len(asked) <= 2 * (abs(answer - guess).bit_length() + 1) + 1
+
+
+def test_only_counted_logins_count() -> None:
+    # Pool of one: the first login holds the slot; the two after it are refused.
+    start, end = arrays([(0, 10), (2, 5), (4, 8)])
+    counted = np.array([False, False, True])
+    assert refusals(start, end, 1).tolist() == [False, True, True]
+    assert refused_logins(start, end, 1, counted) == 1
+    # Half of the one counted login: none may be refused, which takes three slots; half of all
+    # three logins: one may be, and two slots refuse only the third.
+    assert smallest_pool(start, end, 0.5, 3, counted) == 3
+    assert smallest_pool(start, end, 0.5, 3) == 2

@@ -46,4 +46,29 @@ def test_plan_records_takes_datetimes_from_the_console() -> None:
     assert len(plan.named) + 2 * plan.concurrent_slots == 5
     hours = [reason.hours_online for reason in plan.named]
     assert hours == sorted(hours, reverse=True) and hours[0] == 8
-    assert plan.named[0].days_active == 1 and 0.8 < plan.named[0].peak_share <= 1.0
+    # Both splits are optimal. Without a pool the busiest time is 10:00-11:00, all of it
+    # agent0's; with one slot it is full 10:00-11:00 and 20:00-21:00, half of it agent0's.
+    expected_share = 1.0 if plan.concurrent_slots == 0 else 0.5
+    assert plan.named[0].days_active == 1 and plan.named[0].peak_share == expected_share
+
+
+def test_an_end_reason_column_says_which_sessions_idled_out() -> None:
+    log = read_usage(
+        [
+            "person,start,end,end_reason\n",
+            "ann,2026-01-05T09:00Z,2026-01-05T10:00Z,idle\n",
+            "bob,2026-01-05T09:00Z,2026-01-05T10:00Z,logout\n",
+            "cy,2026-01-05T09:00Z,2026-01-05T10:00Z, IDLE \n",
+            "dee,2026-01-05T09:00Z,2026-01-05T10:00Z,open\n",
+        ]
+    )
+    assert log.idle is not None and log.idle.tolist() == [True, False, True, False]
+    without = read_usage(["person,start,end\n", "ann,2026-01-05T09:00Z,2026-01-05T10:00Z\n"])
+    assert without.idle is None
+
+
+def test_records_may_carry_their_end_reason() -> None:
+    with_reasons = usage_from_records([("a", 0, 10, "idle"), ("b", 0, 10, "harvested")])
+    assert with_reasons.idle is not None and with_reasons.idle.tolist() == [True, False]
+    # One record without a reason: the log cannot say how every session ended.
+    assert usage_from_records([("a", 0, 10, "idle"), ("b", 0, 10)]).idle is None
