@@ -1,21 +1,21 @@
-"""The licence engine: a typed async API over the Lua scripts in ``scripts/``.
+"""The licence engine: a typed async API over the Lua in ``scripts/`` (see ``library.py``).
 
-Each decision is one script, one round trip, atomic on the server and timed by Redis's own
-clock. The engine knows nothing of HTTP; the gateway, the console and the CLI all call it.
+Each decision is one function of the library, one round trip, atomic on the server and timed by
+Redis's own clock. The engine knows nothing of HTTP; the gateway, the console and the CLI all
+call it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
-from collections.abc import Callable, Iterable, Sequence
-from importlib import resources
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any
 
 from redis.asyncio import RedisCluster
-from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from . import pools
+from .calls import Calls
 from .keys import Keyspace
 from .pools import PoolRules, PoolRulesError, RulesInput
 from .results import (
@@ -44,20 +44,6 @@ __all__ = [
     "Usage",
 ]
 
-SCRIPT_NAMES = (
-    "admit",
-    "heartbeat",
-    "check",
-    "release",
-    "end_session",
-    "assign",
-    "unassign",
-    "resize",
-    "configure",
-    "usage",
-    "sessions",
-    "pools",
-)
 # Attempts at a decision when the store first says its settings or pool rules moved on.
 ATTEMPTS = 3
 
@@ -66,13 +52,15 @@ DEFAULT_SESSION_MAX_AGE = 43200
 DEFAULT_NAMED_COOLDOWN = 86400
 DEFAULT_AUDIT_MAXLEN = 100_000
 DEFAULT_HISTORY_DAYS = 30
-# The waiting line (see scripts/queue.lua): its most waiters, how long a waiter who stops polling
+# The waiting line (see scripts/line.lua): its most waiters, how long a waiter who stops polling
 # keeps their place, and how long a slot offered to the head waits for them (seconds).
 DEFAULT_QUEUE_MAX = 1000
 DEFAULT_QUEUE_GRACE = 120
 DEFAULT_QUEUE_OFFER = 60
 # A waiter's page asks again this often at most (seconds).
 MAX_QUEUE_POLL = 10
+# People read at a time when listing the live sessions.
+CHUNK = 1000
 
 
 def queue_poll(grace: int, offer: int) -> int:
@@ -91,16 +79,6 @@ class _Unconfigured(Exception):
 
 class _StaleRules(Exception):
     """The pool rules changed since this engine learnt which groups they name."""
-
-
-def _load(name: str) -> str:
-    folder = resources.files(__package__) / "scripts"
-    parts = ("common", "pool_rules", "queue", name)
-    return "\n".join((folder / f"{part}.lua").read_text() for part in parts)
-
-
-def _sha1(source: str) -> str:
-    return hashlib.sha1(source.encode()).hexdigest()
 
 
 class LicenceEngine:
@@ -136,43 +114,25 @@ class LicenceEngine:
             queue_offer * 1000,
         )
         self.queue_poll = queue_poll(queue_grace, queue_offer)
-        self._packed: tuple[float, bytes] | None = None
         # The last settings configure() applied, applied again if the store loses them; None
         # until configure() runs, so an engine that never had them cannot write 0 slots.
         self._deployment: tuple[int, int, tuple[str, ...], str, str] | None = None
         # The pool rules as last learnt: an admission passes the person's groups among those
         # they name, and the store refuses a call made with rules it no longer has.
         self.pool_rules = PoolRules()
-        self._scripts = {name: _load(name) for name in SCRIPT_NAMES}
+        self._calls = Calls(store, self.keys, self._settings)
         # Per process, for the metrics: calls the store failed, and a hook timing each call.
         self.store_errors = 0
         self.timer: Callable[[float], None] | None = None
-        self._shas = {name: _sha1(source) for name, source in self._scripts.items()}
 
-    def _packed_settings(self) -> bytes:
-        """ARGV[1] of every script (see common.lua), encoded once per clock offset."""
-        if self._packed is None or self._packed[0] != self.clock_offset:
-            fields = (self.keys.prefix, round(self.clock_offset * 1000), *self._settings)
-            self._packed = (self.clock_offset, "|".join(map(str, fields)).encode())
-        return self._packed[1]
-
-    async def _run(self, name: str, person: str | None, *args: str | int) -> Any:
-        # EVALSHA with one declared key and one packed settings argument keeps the client's
-        # encoding work per call close to a PING's; the script is loaded again after NOSCRIPT
-        # (a restarted or failed-over server).
-        key = self.keys.config if person is None else self.keys.sessions(person)
+    async def _run(
+        self, name: str, person: str | None, *args: str | int, people: Sequence[str] = ()
+    ) -> Any:
         timer = self.timer
         started = time.perf_counter() if timer is not None else 0.0
+        offset = round(self.clock_offset * 1000)
         try:
-            try:
-                return await self.store.evalsha(
-                    self._shas[name], 1, key, self._packed_settings(), *args
-                )
-            except NoScriptError:
-                await self.store.script_load(self._scripts[name])
-                return await self.store.evalsha(
-                    self._shas[name], 1, key, self._packed_settings(), *args
-                )
+            reply, expired = await self._calls.call(name, person, args, people, offset)
         except ResponseError as error:
             if str(error).startswith("UNCONFIGURED"):
                 raise _Unconfigured(str(error)) from error
@@ -186,6 +146,17 @@ class LicenceEngine:
         finally:
             if timer is not None:
                 timer(time.perf_counter() - started)
+        if expired:
+            await self._cull([_text(someone) for someone in expired])
+        return reply
+
+    async def _cull(self, people: list[str]) -> None:
+        """Culls the expired holders a call has named (see cull.lua). The call's decision is
+        made whatever happens here; a holder left is named again by a later call."""
+        try:
+            await self._run("cull", None, *people, people=people)
+        except StoreUnavailable:
+            pass
 
     def _learn_rules(self, generation: Any, reserve: Any, cap: Any) -> PoolRules:
         self.pool_rules = PoolRules.from_store(
@@ -213,7 +184,14 @@ class LicenceEngine:
         cap = pools.as_text(pools.normalise(pool_cap))
         self._deployment = (concurrent_seats, named_seats, tuple(named_users), reserve, cap)
         reply = await self._run(
-            "configure", None, concurrent_seats, named_seats, reserve, cap, *named_users
+            "configure",
+            None,
+            concurrent_seats,
+            named_seats,
+            reserve,
+            cap,
+            *named_users,
+            people=named_users,
         )
         self._learn_rules(*reply[2:5])
         return [_text(person) for person in reply[5:]]
@@ -221,13 +199,22 @@ class LicenceEngine:
     async def _admission(
         self, name: str, person: str, session_id: str, group: bool, groups: Iterable[str]
     ) -> Decision:
+        flag = int(group)
         for _ in range(ATTEMPTS):
             rules = self.pool_rules
-            # Only the person's groups that the rules name reach the store; with no rules, none.
-            mine = rules.groups.intersection(groups) if rules.groups else ()
             try:
+                if name == "heartbeat":
+                    # Nearly always a live session: renewed with the fewest keys and arguments.
+                    reply = await self._run(
+                        "renew", person, person, session_id, flag, rules.generation
+                    )
+                    if reply[0] != b"decide" and reply[0] != "decide":
+                        return Decision.from_reply(reply)
+                # Only the person's groups that the rules name reach the store; with no rules,
+                # none.
+                mine = rules.groups.intersection(groups) if rules.groups else ()
                 reply = await self._run(
-                    name, person, person, session_id, int(group), rules.generation, *mine
+                    name, person, person, session_id, flag, rules.generation, *mine
                 )
                 return Decision.from_reply(reply)
             except _Unconfigured:
@@ -377,8 +364,42 @@ class LicenceEngine:
         return Usage.from_reply(await self._run("usage", None))
 
     async def sessions(self) -> tuple[float, list[LiveSession]]:
-        """The store's time (epoch seconds) and every live session, named people first."""
-        return live_sessions(await self._run("sessions", None), self._settings[0])
+        """The store's time (epoch seconds) and every live session, named people first, each
+        licence's people in order of their latest expiry.
+
+        Plain reads, a chunk at a time, rather than one script: a listing decides nothing,
+        and one script reading every person's sessions would hold up every decision meanwhile.
+        """
+        try:
+            seconds, micros = await self.store.time()
+            now = seconds * 1000 + micros // 1000 + round(self.clock_offset * 1000)
+            reply: list[Any] = [now]
+            for licence, zset in (("named", "active"), ("concurrent", "pool")):
+                async for person, fields in self._people_sessions(self.keys.key(zset), now):
+                    for session, value in fields.items():
+                        if session != b"!" and int(value.split()[0]) > now:
+                            reply += (person, licence, session, value)
+        except RedisError as error:
+            self.store_errors += 1
+            raise StoreUnavailable(str(error)) from error
+        return live_sessions(reply, self._settings[0])
+
+    async def _people_sessions(
+        self, zset: str, now: int
+    ) -> AsyncIterator[tuple[str, dict[bytes, bytes]]]:
+        """The people of ``zset`` whose latest session is live, and their sessions hashes."""
+        rank = int(await self.store.zcount(zset, "-inf", now))  # the expired rank first
+        while True:
+            people = [_text(p) for p in await self.store.zrange(zset, rank, rank + CHUNK - 1)]
+            async with self.store.pipeline(transaction=False) as pipe:
+                for person in people:
+                    pipe.hgetall(self.keys.sessions(person))
+                hashes = await pipe.execute()
+            for person, fields in zip(people, hashes, strict=True):
+                yield person, fields
+            if len(people) < CHUNK:
+                return
+            rank += CHUNK
 
     async def counters(self) -> dict[str, int]:
         """The installation's counters since it began: ``admitted:<licence>``,

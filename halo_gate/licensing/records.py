@@ -1,7 +1,7 @@
 """What the engine has recorded, read back for administrators: closed sessions (the session
 record), the audit stream and the per-minute usage history.
 
-These are plain reads of keys the scripts write (see ``scripts/common.lua`` for their layout);
+These are plain reads of keys the scripts write (see ``scripts/context.lua`` for their layout);
 none of them decides anything, so none needs a script.
 """
 
@@ -66,8 +66,10 @@ async def now(engine: LicenceEngine) -> float:
 async def closed_sessions(
     engine: LicenceEngine, first_day: int, last_day: int
 ) -> AsyncIterator[ClosedSession]:
-    """Sessions that closed on days ``first_day`` to ``last_day`` (days since the epoch), in
-    order of their end day, then of their closing."""
+    """Sessions recorded on days ``first_day`` to ``last_day`` (days since the epoch), in the
+    order they were recorded: closed on that day, or found that day to have idled out earlier
+    (their ``end`` says when). Reading on to today finds every session that ended in the
+    period."""
     try:
         for day in range(first_day, last_day + 1):
             key = engine.keys.record(day)
@@ -172,7 +174,9 @@ async def _day_fields(engine: LicenceEngine, day: int) -> dict[int, dict[str, in
     minutes: dict[int, dict[str, int]] = {}
     for name, value in raw.items():
         field = _text(name)
-        minutes.setdefault(int(field[1:]), {})[field[0]] = int(value)
+        # A group's denials ("gM G") are read by usage(), not here.
+        if field[1:].isdigit():
+            minutes.setdefault(int(field[1:]), {})[field[0]] = int(value)
     return minutes
 
 

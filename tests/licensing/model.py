@@ -242,7 +242,7 @@ class Model:
     def retry_after(self) -> float:
         expiries = sorted(self.holders().values())
         if self.in_use - self.slots >= len(expiries):
-            return 1  # retry_after_ms() in common.lua answers a second when nobody is due
+            return 1  # pool_wait() in context.lua answers a second when nobody is due
         return expiries[self.in_use - self.slots] - self.now
 
 

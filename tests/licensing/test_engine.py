@@ -10,7 +10,6 @@ import socket
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 
 from halo_gate.licensing import LicenceEngine, StoreUnavailable, connect
 from halo_gate.licensing.store import POOL_SIZE
@@ -501,17 +500,6 @@ async def test_history_feeds_peak_and_denials_of_the_last_day(engine: LicenceEng
 
 
 # The store
-
-
-async def test_scripts_reload_after_the_server_forgets_them(engine: LicenceEngine) -> None:
-    if not isinstance(engine.store, Redis) or "fakeredis" in type(engine.store).__module__:
-        pytest.skip("SCRIPT FLUSH is proven on the real server")
-    await engine.configure(concurrent_seats=2, named_seats=0)
-    await engine.admit("a@x.org", "a")
-    # Harmless to other users of the shared server: redis-py loads a script again on NOSCRIPT.
-    await engine.store.script_flush()
-    assert (await engine.admit("b@x.org", "b")).outcome == "admitted"
-    assert (await engine.usage()).in_use == 2
 
 
 def closed_port() -> int:
