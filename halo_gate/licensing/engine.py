@@ -57,6 +57,8 @@ DEFAULT_HISTORY_DAYS = 30
 DEFAULT_QUEUE_MAX = 1000
 DEFAULT_QUEUE_GRACE = 120
 DEFAULT_QUEUE_OFFER = 60
+# The most sessions one person may hold at once: a new one ends their oldest past it.
+DEFAULT_MAX_SESSIONS_PER_PERSON = 20
 # A waiter's page asks again this often at most (seconds).
 MAX_QUEUE_POLL = 10
 # People read at a time when listing the live sessions.
@@ -98,6 +100,7 @@ class LicenceEngine:
         queue_max: int = DEFAULT_QUEUE_MAX,
         queue_grace: int = DEFAULT_QUEUE_GRACE,
         queue_offer: int = DEFAULT_QUEUE_OFFER,
+        max_sessions_per_person: int = DEFAULT_MAX_SESSIONS_PER_PERSON,
     ) -> None:
         self.store = store
         self.keys = Keyspace(instance)
@@ -112,6 +115,7 @@ class LicenceEngine:
             queue_max if queue else 0,
             queue_grace * 1000,
             queue_offer * 1000,
+            max_sessions_per_person,
         )
         self.queue_poll = queue_poll(queue_grace, queue_offer)
         # The last settings configure() applied, applied again if the store loses them; None
@@ -209,14 +213,16 @@ class LicenceEngine:
                         "renew", person, person, session_id, flag, rules.generation
                     )
                     if reply[0] != b"decide" and reply[0] != "decide":
-                        return Decision.from_reply(reply)
+                        return Decision.from_reply(reply)  # renewed: ends nothing
                 # Only the person's groups that the rules name reach the store; with no rules,
                 # none.
                 mine = rules.groups.intersection(groups) if rules.groups else ()
                 reply = await self._run(
                     name, person, person, session_id, flag, rules.generation, *mine
                 )
-                return Decision.from_reply(reply)
+                decision = Decision.from_reply(reply)
+                await self.announce_ended("session_cap", decision.ended_sessions)
+                return decision
             except _Unconfigured:
                 # The store answered but has lost the installation's settings (it restarted
                 # empty): deciding now would refuse everyone, so apply them again and decide

@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 from .engine import LicenceEngine, StoreUnavailable
 from .results import LicenceType
 
-EndReason = Literal["logout", "idle", "max_age", "admin", "unassigned", "open"]
+EndReason = Literal["logout", "idle", "max_age", "admin", "unassigned", "session_cap", "open"]
 
 _REASONS: dict[str, EndReason] = {
     "l": "logout",
@@ -24,6 +24,7 @@ _REASONS: dict[str, EndReason] = {
     "m": "max_age",
     "a": "admin",
     "u": "unassigned",
+    "s": "session_cap",
 }
 _LICENCES: dict[str, LicenceType] = {"n": "named", "c": "concurrent"}
 DAY = 86400
@@ -174,8 +175,8 @@ async def _day_fields(engine: LicenceEngine, day: int) -> dict[int, dict[str, in
     minutes: dict[int, dict[str, int]] = {}
     for name, value in raw.items():
         field = _text(name)
-        # A group's denials ("gM G") are read by usage(), not here.
-        if field[1:].isdigit():
+        # The per-minute fields; the hourly ones (upper case) are usage()'s.
+        if field[0] in "padf":
             minutes.setdefault(int(field[1:]), {})[field[0]] = int(value)
     return minutes
 

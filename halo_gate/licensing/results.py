@@ -67,6 +67,9 @@ class Decision:
     # estimated wait in seconds (None when no slot freed lately to draw it from).
     position: int = 0
     estimated_wait: int | None = None
+    # Sessions of the person this admission ended: the oldest past the most sessions a person
+    # may hold (HALO_GATE_MAX_SESSIONS_PER_PERSON).
+    ended_sessions: tuple[str, ...] = ()
 
     @property
     def admitted(self) -> bool:
@@ -79,9 +82,10 @@ class Decision:
 
     @classmethod
     def from_reply(cls, reply: list[Any]) -> Decision:
-        """An admitting call's reply (see admit() in ``scripts/admission.lua``)."""
+        """An admitting call's reply (see admit() in ``scripts/admission.lua``): six fields,
+        then the ids of sessions it ended or, for a refusal, five more."""
         outcome, licence, expires_ms, capacity, in_use, retry_ms, *refusal = reply
-        if not refusal:
+        if len(refusal) < 2:
             return cls(
                 _word(outcome),  # type: ignore[arg-type]
                 _word(licence) or None,  # type: ignore[arg-type]
@@ -89,6 +93,7 @@ class Decision:
                 int(capacity),
                 int(in_use),
                 math.ceil(int(retry_ms) / 1000),
+                ended_sessions=tuple(text(id_) for id_ in refusal[0]) if refusal else (),
             )
         group, limit, held, position, estimate_ms = refusal
         return cls(

@@ -131,6 +131,24 @@ async def test_every_key_a_call_touches_is_declared(
     assert any(arguments[0].upper() == kind for _, arguments in monitored(lines))
 
 
+async def test_a_renewal_reads_the_persons_entry_not_all_their_sessions(
+    server: Server, private_engine: LicenceEngine, tmp_path: Path
+) -> None:
+    engine = private_engine
+    await engine.configure(concurrent_seats=5, named_seats=0, pool_cap="hr=5")
+    for tab in range(20):
+        await engine.admit("bob@x.org", f"bob-{tab}", groups=["hr"])
+    monitor = Monitor(server, tmp_path)
+    try:
+        renewed = await engine.heartbeat("bob@x.org", "bob-7", groups=["hr"])
+    finally:
+        lines = monitor.stop()
+    assert renewed.outcome == "renewed"
+    commands = [arguments[0].upper() for source, arguments in monitored(lines) if source == "lua"]
+    assert "HGETALL" not in commands and "HKEYS" not in commands
+    assert len(commands) <= 8, commands
+
+
 def test_every_operation_has_a_header_of_keys() -> None:
     for name in OPERATIONS:
         names, _ = declared_keys(name, library().operations[name].script)

@@ -22,7 +22,8 @@ end
 -- those the rules name are ARGV[6..]. Returns the reply every admitting script gives:
 -- {outcome, licence, expires_at_ms, capacity, in_use, retry_after_ms}, and for a refusal also
 -- {group, limit, held} (see P.charge), position in the line (0: not in it) and estimated wait
--- (ms, -1 unknown) (see line.lua).
+-- (ms, -1 unknown) (see line.lua); for a new session that ended the person's oldest ones (past
+-- the most sessions a person may hold), also {their ids}.
 local function admit(person, session, named_group, created, outcome, pools_gen)
   local refused = unsettled(pools_gen)
   if refused then return refused end
@@ -47,6 +48,7 @@ local function admit(person, session, named_group, created, outcome, pools_gen)
       for i = 6, #ARGV do
         if rules.reserve[ARGV[i]] or rules.cap[ARGV[i]] then table.insert(mine, ARGV[i]) end
       end
+      table.sort(mine)
     end
     if capacity == 0 then
       reason = 'no_licence'
@@ -74,8 +76,11 @@ local function admit(person, session, named_group, created, outcome, pools_gen)
         position, joined = Q.join(person, mine or {})
         if position == 0 then reason = 'queue_full' end
       end
-      -- A waiter's poll is not a new refusal: only joining the line (or no line) is audited.
-      if position == 0 or joined then
+      -- A waiter's poll is not a new refusal: only joining the line (or no line) is audited,
+      -- and a queue_full refusal when it is not the same as one within the grace before.
+      local anew = joined
+      if position == 0 then anew = reason ~= 'queue_full' or Q.refused_anew(person) end
+      if anew then
         audit('denied', person, licence, session, reason, used, rules and (group or ''))
         record('d', used)
         if rules then P.record_denials(mine) end
@@ -98,7 +103,12 @@ local function admit(person, session, named_group, created, outcome, pools_gen)
   local expiry = math.min(NOW + IDLE, created + MAX_AGE)
   redis.call('HSET', K.sessions, session, expiry .. ' ' .. created)
   -- A new slot gives back any charge record left from an old one, then takes its own.
-  local latest = settle(person, K.sessions, licence, fresh)
+  local latest, live = settle(person, K.sessions, licence, fresh)
+  local ended = nil
+  if outcome ~= 'renewed' and #live > MAX_SESSIONS then
+    ended = end_oldest(person, licence, session, live)
+    latest = settle(person, K.sessions, licence)
+  end
   if taken and #mine > 0 then
     local record_ = P.record(taken, mine)
     redis.call('HSET', K.sessions, CHARGE, record_)
@@ -112,6 +122,7 @@ local function admit(person, session, named_group, created, outcome, pools_gen)
     -- Whoever is let in leaves the line (a waiter given a named seat too).
     if line then Q.leave(person, 'admitted') end
   end
+  if ended then return {outcome, licence, expiry, capacity, used, 0, ended} end
   return {outcome, licence, expiry, capacity, used, 0}
 end
 

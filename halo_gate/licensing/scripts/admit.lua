@@ -1,7 +1,8 @@
 -- Admits a person into a new session: a named seat (held, or taken by group while one is free),
 -- else a concurrent slot (one per person, however many sessions), else a refusal.
 -- KEYS: sessions config pool active named quarantine ended audit counters charges history
---       history_before record queue queue_seq waiting offers waiters
+--       history_before record queue queue_seq waiting offers waiters queue_classes
+--       queue_lines queue_refused
 -- ARGV: [1] the settings (see context.lua), [2] person, [3] session id, [4] '1' when the person
 --       is in a named group, [5] the generation of pool rules the caller knows, [6..] the
 --       person's groups that the rules name.

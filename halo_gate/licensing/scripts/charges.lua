@@ -14,7 +14,6 @@
 -- integers (below 2^53), which bounds the groups numbered at once to MAX_GROUPS.
 
 local P = {}
-local SPAN = 2 ^ 42 -- ms: expiries until the year 2109
 local MAX_GROUPS = 682
 
 -- The pool rules' texts: reservations and caps ("group=N,...", '' for none).
@@ -26,9 +25,11 @@ end
 -- The groups' numbers: group -> n.
 function P.numbers()
   if not numbers_cache then
+    capacities()
     numbers_cache = {}
-    local text = redis.call('HGET', K.config, 'numbers') or ''
-    for group, n in string.gmatch(text, '([^,]+)=(%d+)') do numbers_cache[group] = tonumber(n) end
+    for group, n in string.gmatch(capacity_cache[6], '([^,]+)=(%d+)') do
+      numbers_cache[group] = tonumber(n)
+    end
   end
   return numbers_cache
 end
@@ -146,7 +147,7 @@ function P.remove(person, record)
 end
 
 -- The live counts a decision under `rules` reads, counted on first use: r (slots charged to
--- any reservation), m:G (slots held by members of G), r:G (charged to G's reservation), s:G
+-- any reservation, also of a group whose reservation was removed since), m:G (slots held by members of G), r:G (charged to G's reservation), s:G
 -- (members of G charged to the shared part). Simulations add to them (see P.take).
 function P.use(rules)
   local numbers = P.numbers()
@@ -154,7 +155,8 @@ function P.use(rules)
     __index = function(use, field)
       local value = 0
       if field == 'r' then
-        for _, group in ipairs(rules.order) do value = value + use['r:' .. group] end
+        -- Any reservation's, the rules' or one since removed whose holders remain.
+        for group in pairs(numbers) do value = value + use['r:' .. group] end
       else
         local kind, group = string.match(field, '^(%a):(.*)$')
         local n = numbers[group]
@@ -199,17 +201,14 @@ end
 -- to any reservation) has left; the idle timeout when fewer hold one. Of the first i+1 holders
 -- to leave, those not charged to a reservation hold shared slots, so the answer is found by
 -- halving the ranks from k to k + `reserved` (the live holders charged to reservations).
-local function shared_wait(rules, k, reserved)
+local function shared_wait(k, reserved)
   local numbers = P.numbers()
   local expired = redis.call('ZCOUNT', K.pool, '-inf', NOW)
   local function reserved_by(expiry)
     local count = 0
-    for _, group in ipairs(rules.order) do
-      local n = numbers[group]
-      if n then
-        count = count + redis.call('ZCOUNT', K.charges, '(' .. whole(3 * n * SPAN + NOW),
-          whole(3 * n * SPAN + expiry))
-      end
+    for _, n in pairs(numbers) do
+      count = count + redis.call('ZCOUNT', K.charges, '(' .. whole(3 * n * SPAN + NOW),
+        whole(3 * n * SPAN + expiry))
     end
     return count
   end
@@ -262,7 +261,7 @@ function P.charge(rules, groups, capacity, used, use)
   if shared_held < shared then return '' end
   local reserved = use.r
   return nil, 'pool_full', '', math.max(shared, 0), shared_held,
-    function(k) return shared_wait(rules, k, reserved) end
+    function(k) return shared_wait(k, reserved) end
 end
 
 -- Adds a slot charged to `taken` for a person of `groups` to counts kept as P.charge's use.
@@ -274,8 +273,8 @@ function P.take(use, taken, groups)
   for _, group in ipairs(groups) do use['m:' .. group] = use['m:' .. group] + 1 end
 end
 
--- Counts a refused person's denial against each of their groups under the rules.
+-- Counts a refused person's denial against each of their groups under the rules, per hour.
 function P.record_denials(groups)
-  local minute = math.floor(NOW / 60000)
-  for _, group in ipairs(groups) do count_today('g' .. minute .. ' ' .. group) end
+  local hour = math.floor(NOW / 3600000)
+  for _, group in ipairs(groups) do count_today('G' .. hour .. ' ' .. group) end
 end

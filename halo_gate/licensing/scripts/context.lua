@@ -24,17 +24,19 @@
 --                     fM (slots freed), "gM G" (denials of members of group G); history_before
 --                     is yesterday's (days in UTC, on Redis's clock)
 --   record      LIST  the sessions closed (or found idled out) today, one entry each (trail.lua)
---   queue, queue_seq, waiting, offers, waiters  the waiting line (see line.lua)
+--   queue, queue_seq, waiting, offers, waiters, queue_classes, queue_lines, queue_refused
+--               the waiting line (see line.lua)
 -- ARGV[1] packs the settings, '|'-separated: clock offset (ms, added to Redis TIME; 0 outside
 -- tests), idle timeout (ms), session max age (ms), audit stream cap, history retention (s),
 -- named seat cooldown (ms), the line's most waiters (0: no line), a waiter's grace (ms), an
--- offer's life (ms), and the day (days since the epoch) the engine took for today when it
--- named history, history_before and record. ARGV[2..] are the operation's own.
+-- offer's life (ms), the most sessions a person may hold, and the day (days since the epoch)
+-- the engine took for today when it named history, history_before and record. ARGV[2..] are
+-- the operation's own.
 -- A person's entry in pool or active exists exactly while their sessions hash does, and its
 -- score is the latest expiry among those sessions, so a person expires with their last session.
 
 local ARGV, K, NOW, DAY
-local IDLE, MAX_AGE, AUDIT_CAP, HISTORY_TTL, COOLDOWN, QUEUE_MAX, GRACE, OFFER
+local IDLE, MAX_AGE, AUDIT_CAP, HISTORY_TTL, COOLDOWN, QUEUE_MAX, GRACE, OFFER, MAX_SESSIONS
 -- (concurrent slots, named seats, whether there are settings at all, the pool rules'
 -- generation, the line's length), read once per call; the pool rules and the groups' numbers,
 -- parsed once per call (see charges.lua); which expired holders the call names in its reply
@@ -60,7 +62,7 @@ local function settings(text)
   local found = parsed_settings[text]
   if not found then
     found = {string.match(text,
-      '^(-?%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(-?%d+)$')}
+      '^(-?%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(-?%d+)$')}
     for i = 1, #found do found[i] = tonumber(found[i]) end
     if settings_count >= 64 then parsed_settings, settings_count = {}, 0 end
     parsed_settings[text], settings_count = found, settings_count + 1
@@ -84,7 +86,8 @@ local function begin(names, keyed, keys, args)
   end
   local given = settings(args[1])
   IDLE, MAX_AGE, AUDIT_CAP, HISTORY_TTL = given[2], given[3], given[4], given[5]
-  COOLDOWN, QUEUE_MAX, GRACE, OFFER, DAY = given[6], given[7], given[8], given[9], given[10]
+  COOLDOWN, QUEUE_MAX, GRACE, OFFER = given[6], given[7], given[8], given[9]
+  MAX_SESSIONS, DAY = given[10], given[11]
   local clock = redis.call('TIME')
   NOW = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) + given[1]
   capacity_cache, rules_cache, numbers_cache, report = nil, nil, nil, false
@@ -94,6 +97,12 @@ local function begin(names, keyed, keys, args)
   return nil
 end
 
+-- Sorted sets that keep many ranges in one key (charges, queue_lines) score a member
+-- part * SPAN + value: each part's members are one range, in the order of their values (an
+-- expiry in ms until the year 2109, a ticket), and scores stay exact integers while
+-- part < 2^11.
+local SPAN = 2 ^ 42
+
 -- A whole number as Redis reads it back exactly (Lua would print a large one with an exponent).
 local function whole(number)
   return string.format('%.0f', number)
@@ -101,12 +110,14 @@ end
 
 -- (concurrent slots, named seats), read once per call; scripts that change them call
 -- forget_capacities(). capacity_cache[3] says whether the installation has settings at all,
--- [4] is the pool rules' generation ('0': no rules), [5] how many wait in line.
+-- [4] is the pool rules' generation ('0': no rules), [5] how many wait in line, [6] the
+-- groups' numbers (see charges.lua).
 local function capacities()
   if not capacity_cache then
-    local c = redis.call('HMGET', K.config, 'concurrent', 'named', 'pools_gen', 'queue_len')
+    local c = redis.call('HMGET', K.config, 'concurrent', 'named', 'pools_gen', 'queue_len',
+      'numbers')
     capacity_cache = {tonumber(c[1]) or 0, tonumber(c[2]) or 0, (c[1] or c[2]) ~= false,
-      c[3] or '0', tonumber(c[4]) or 0}
+      c[3] or '0', tonumber(c[4]) or 0, c[5] or ''}
   end
   return capacity_cache[1], capacity_cache[2]
 end
@@ -127,6 +138,12 @@ local function pool_wait(k)
   if #at == 0 then at = redis.call('ZRANGE', K.pool, -1, -1, 'WITHSCORES') end
   if #at == 0 or tonumber(at[2]) <= NOW then return 1000 end
   return tonumber(at[2]) - NOW
+end
+
+-- Removes from `zset` (scored by an end, ms) at most CULL_LIMIT members that have ended.
+local function cull_zset(zset)
+  local n = redis.call('ZCOUNT', zset, '-inf', NOW)
+  if n > 0 then redis.call('ZREMRANGEBYRANK', zset, 0, math.min(n, CULL_LIMIT) - 1) end
 end
 
 local function zset_of(licence)

@@ -3,7 +3,8 @@
 -- maximum age is reported 'ended'; one that was lost (expired, store restarted) is admitted
 -- again when a licence is free ('readmitted'), else refused like a new admission.
 -- KEYS: sessions config pool active named quarantine ended audit counters charges history
---       history_before record queue queue_seq waiting offers waiters
+--       history_before record queue queue_seq waiting offers waiters queue_classes
+--       queue_lines queue_refused
 -- ARGV: as admit.lua's.
 -- Returns {outcome ('renewed' | 'readmitted' | 'ended' | 'pool_full' | 'group_cap' |
 --          'queue_full' | 'no_licence'), licence, expires_at_ms, capacity, in_use,

@@ -2,10 +2,12 @@
 -- named seat, and the culling of what has expired.
 
 -- Drops the person's expired sessions from their sessions hash `skey` (auditing each);
--- returns the latest expiry left (or 0) and the slot's charge record, if any.
+-- returns the latest expiry left (or 0), the slot's charge record, if any, and the sessions
+-- left ({id, "expiry created"} each). A person holds at most MAX_SESSIONS sessions (and the
+-- charge), so this reads a bounded number of fields.
 local function prune(person, skey, licence)
   local all = redis.call('HGETALL', skey)
-  local latest, charge = 0, nil
+  local latest, charge, live = 0, nil, {}
   for i = 1, #all, 2 do
     if all[i] == CHARGE then
       charge = all[i + 1]
@@ -14,20 +16,22 @@ local function prune(person, skey, licence)
       if expiry <= NOW then
         redis.call('HDEL', skey, all[i])
         dropped(person, licence, all[i], all[i + 1])
-      elseif expiry > latest then
-        latest = expiry
+      else
+        if expiry > latest then latest = expiry end
+        table.insert(live, {all[i], all[i + 1]})
       end
     end
   end
-  return latest, charge
+  return latest, charge, live
 end
 
 -- Makes the person's entry in the right zset (and their slot's charge) match their sessions
 -- after a change. fresh says the person has just taken a new slot, so any charge record left
--- belongs to an old one. Returns the latest expiry of their sessions (0: none left).
+-- belongs to an old one. Returns the latest expiry of their sessions (0: none left) and their
+-- sessions (see prune).
 local function settle(person, skey, licence, fresh)
   local zset, other = zset_of(licence)
-  local latest, charge = prune(person, skey, licence)
+  local latest, charge, live = prune(person, skey, licence)
   if charge and (latest == 0 or licence == 'named' or fresh) then
     -- No pool slot is held any more: its charge is given back, to the part it came from.
     redis.call('HDEL', skey, CHARGE)
@@ -41,7 +45,30 @@ local function settle(person, skey, licence, fresh)
   else
     redis.call('ZADD', zset, latest, person)
   end
-  return latest
+  return latest, live
+end
+
+-- Ends the person's oldest sessions (by creation) beyond the MAX_SESSIONS a person may hold,
+-- keeping `session`, the one just opened: each is tombstoned, audited and recorded as ended
+-- for 'session_cap'. live: their sessions (see prune). Returns the ids ended.
+local function end_oldest(person, licence, session, live)
+  local others = {}
+  for _, entry in ipairs(live) do
+    if entry[1] ~= session then
+      table.insert(others, {entry[1], entry[2], tonumber(string.match(entry[2], ' (%d+)$'))})
+    end
+  end
+  table.sort(others, function(a, b) return a[3] < b[3] or (a[3] == b[3] and a[1] < b[1]) end)
+  local ended = {}
+  for i = 1, #live - MAX_SESSIONS do
+    local id, value = others[i][1], others[i][2]
+    redis.call('HDEL', K.sessions, id)
+    end_marker(id)
+    audit('ended', person, licence, id, 'session_cap')
+    closed(person, licence, value, NOW, 'session_cap')
+    table.insert(ended, id)
+  end
+  return ended
 end
 
 -- The licence a person's live sessions are held under now.
@@ -68,11 +95,6 @@ local function take_seat(person, by)
   redis.call('ZREM', K.quarantine, person)
   redis.call('SADD', K.named, person)
   audit('assigned', person, 'named', '', by)
-end
-
-local function cull_zset(zset)
-  local n = redis.call('ZCOUNT', zset, '-inf', NOW)
-  if n > 0 then redis.call('ZREMRANGEBYRANK', zset, 0, math.min(n, CULL_LIMIT) - 1) end
 end
 
 -- Has the call name, in its reply, up to CULL_LIMIT holders whose last session has expired:

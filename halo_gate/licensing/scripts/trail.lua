@@ -3,14 +3,16 @@
 
 -- used (the slots in use) may be given by a caller that has just counted them. group, given
 -- by admissions under pool rules, is the group charged or refused ('' for the shared part).
+-- The stream is trimmed to about AUDIT_CAP entries ('~': whole nodes at a time, so it keeps
+-- at least AUDIT_CAP, and at most a node's worth more).
 local function audit(event, person, licence, session, reason, used, group)
   local cap = capacities()
   if group then
-    redis.call('XADD', K.audit, 'MAXLEN', AUDIT_CAP, '*', 'event', event, 'at', NOW,
+    redis.call('XADD', K.audit, 'MAXLEN', '~', AUDIT_CAP, '*', 'event', event, 'at', NOW,
       'user', person, 'licence', licence, 'session', session, 'reason', reason or '',
       'in_use', used or in_use(), 'capacity', cap, 'group', group)
   else
-    redis.call('XADD', K.audit, 'MAXLEN', AUDIT_CAP, '*', 'event', event, 'at', NOW,
+    redis.call('XADD', K.audit, 'MAXLEN', '~', AUDIT_CAP, '*', 'event', event, 'at', NOW,
       'user', person, 'licence', licence, 'session', session, 'reason', reason or '',
       'in_use', used or in_use(), 'capacity', cap)
   end
@@ -29,15 +31,25 @@ local function count_today(name)
   end
 end
 
--- Per-minute usage history: admissions ('a') or denials ('d'), and the peak in use, which
--- only an admission can raise. used may be given by a caller that has just counted the slots
--- in use.
+-- The usage history, per minute (what the console draws): admissions ('a') or denials ('d'),
+-- and the peak in use ('p'), which only an admission can raise; and per hour (what usage
+-- reads, so that its work does not grow with the minutes of a day): the peak ('P'), the
+-- denials ('D') and each group's members' denials ('G', see P.record_denials). used may be
+-- given by a caller that has just counted the slots in use.
 local function record(counter, used)
   local minute = math.floor(NOW / 60000)
+  local hour = math.floor(minute / 60)
   count_today(counter .. minute)
+  if counter == 'd' then count_today('D' .. hour) end
   used = used or in_use()
-  local peak = tonumber(redis.call('HGET', K.history, 'p' .. minute)) or -1
-  if used > peak then redis.call('HSET', K.history, 'p' .. minute, used) end
+  local peaks = redis.call('HMGET', K.history, 'p' .. minute, 'P' .. hour)
+  if used > (tonumber(peaks[1]) or -1) then
+    if used > (tonumber(peaks[2]) or -1) then
+      redis.call('HSET', K.history, 'p' .. minute, used, 'P' .. hour, used)
+    else
+      redis.call('HSET', K.history, 'p' .. minute, used)
+    end
+  end
   return used
 end
 
@@ -50,10 +62,12 @@ end
 -- The session record: one entry per closed session in today's list, kept for the history
 -- retention whatever the audit stream's cap. An entry is
 -- "<start s> <duration s> <reason><licence><person>": reason one of l(ogout) i(dle) m(ax_age)
--- a(dmin) u(nassigned), licence n or c; the person last, so it may hold any character.
+-- a(dmin) u(nassigned) s(ession_cap: past the most sessions a person may hold), licence n or
+-- c; the person last, so it may hold any character.
 -- value is the session's "expiry created" (ms); ended the end (ms). A session found idled out
 -- later than the day it ended on is recorded on the day it is found, with its true end.
-local REASON_CODES = {logout = 'l', idle = 'i', max_age = 'm', admin = 'a', unassigned = 'u'}
+local REASON_CODES = {logout = 'l', idle = 'i', max_age = 'm', admin = 'a', unassigned = 'u',
+  session_cap = 's'}
 local function closed(person, licence, value, ended, reason)
   local created = tonumber(string.match(value, ' (%d+)$'))
   local start = math.floor(created / 1000)

@@ -1,6 +1,6 @@
 -- The usage numbers, counting live entries only.
 -- KEYS: config pool active named quarantine ended audit counters charges history
---       history_before queue waiting offers waiters
+--       history_before queue waiting offers waiters queue_classes queue_lines queue_refused
 -- ARGV: [1] the settings (see context.lua).
 -- Returns {named_seats, assigned, active, quarantined, concurrent_seats, in_use, peak_24h,
 --          denials_24h, queue length, longest wait in the queue (ms)}, then for each group
@@ -10,21 +10,28 @@
 cull(true)
 local concurrent, named = capacities()
 local used = in_use()
-local peak, denials = used, 0
-local since = math.floor(NOW / 60000) - 1440
-local group_denials = {}
-for _, key in ipairs({K.history_before, K.history}) do
-  local fields = redis.call('HGETALL', key)
-  for i = 1, #fields, 2 do
-    local kind, minute, group = string.match(fields[i], '^(%a)(%d+) ?(.*)$')
-    if tonumber(minute) > since then
-      local value = tonumber(fields[i + 1])
-      if kind == 'p' and value > peak then peak = value end
-      if kind == 'd' then denials = denials + value end
-      if kind == 'g' then group_denials[group] = (group_denials[group] or 0) + value end
+-- The last 24 hours are the current hour and the 23 before it, some of them yesterday's.
+local hour = math.floor(NOW / 3600000)
+local first_today = math.floor(NOW / DAY_MS) * 24
+local hours = {}
+for h = hour - 23, hour do table.insert(hours, h) end
+-- The hourly fields `kind` .. h (.. suffix) of the last 24 hours, read in one call per day.
+local function hourly(kind, suffix)
+  local today, before = {}, {}
+  for _, h in ipairs(hours) do
+    table.insert(h >= first_today and today or before, kind .. h .. suffix)
+  end
+  local values = redis.call('HMGET', K.history, unpack(today))
+  if #before > 0 then
+    for _, value in ipairs(redis.call('HMGET', K.history_before, unpack(before))) do
+      table.insert(values, value)
     end
   end
+  return values
 end
+local peak, denials = used, 0
+for _, value in ipairs(hourly('P', '')) do peak = math.max(peak, tonumber(value) or 0) end
+for _, value in ipairs(hourly('D', '')) do denials = denials + (tonumber(value) or 0) end
 local reply = {named, redis.call('SCARD', K.named),
   redis.call('ZCOUNT', K.active, '(' .. NOW, '+inf'),
   redis.call('ZCOUNT', K.quarantine, '(' .. NOW, '+inf'), concurrent, used, peak, denials}
@@ -51,12 +58,16 @@ for _, group in ipairs(numbered) do
   if use['m:' .. group] > 0 then list(group) end
 end
 for _, group in ipairs(groups) do
+  local group_denials = 0
+  for _, value in ipairs(hourly('G', ' ' .. group)) do
+    group_denials = group_denials + (tonumber(value) or 0)
+  end
   table.insert(reply, group)
   table.insert(reply, rules.reserve[group] or 0)
   table.insert(reply, rules.cap[group] or -1)
   table.insert(reply, use['m:' .. group])
   table.insert(reply, use['r:' .. group])
   table.insert(reply, use['s:' .. group])
-  table.insert(reply, group_denials[group] or 0)
+  table.insert(reply, group_denials)
 end
 return reply
