@@ -150,28 +150,26 @@ function Q.walk(person, groups, rules, capacity, used)
   local mine = tonumber(redis.call('ZSCORE', K.queue, person))
   local line, served = classes(), 0
   while simulated < capacity do
-    local first, earliest = nil, nil
+    -- The earliest head, ahead of the person, of a class that can be served now.
+    local first, earliest, taken = nil, nil, nil
     for _, class in ipairs(line) do
       if not class.blocked then
-        local ticket = next_of(class)
-        if ticket and (not mine or ticket < mine) and (not earliest or ticket < earliest) then
-          first, earliest = class, ticket
+        local charge = serve(class.groups)
+        local ticket = charge and next_of(class)
+        if not charge then
+          class.blocked = true
+        elseif ticket and (not mine or ticket < mine) and (not earliest or ticket < earliest) then
+          first, earliest, taken = class, ticket, charge
         end
       end
     end
     if not first then break end
-    local taken = serve(first.groups)
-    if not taken then
-      first.blocked = true
-    elseif served == SERVE_LIMIT then
-      return 'pool_full', '', capacity, simulated
-    else
-      served, simulated = served + 1, simulated + 1
-      if rules then P.take(use, taken, first.groups) end
-      -- The offer's time runs from when it was first made.
-      redis.call('ZADD', K.offers, 'NX', NOW + OFFER, first.people[first.at])
-      first.after, first.at = earliest, first.at + 1
-    end
+    if served == SERVE_LIMIT then return 'pool_full', '', capacity, simulated end
+    served, simulated = served + 1, simulated + 1
+    if rules then P.take(use, taken, first.groups) end
+    -- The offer's time runs from when it was first made.
+    redis.call('ZADD', K.offers, 'NX', NOW + OFFER, first.people[first.at])
+    first.after, first.at = earliest, first.at + 1
   end
   local taken, reason, group, limit, held = serve(groups)
   if taken then return nil end
