@@ -8,7 +8,7 @@ call it.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from redis.asyncio import RedisCluster
@@ -17,6 +17,7 @@ from redis.exceptions import RedisError, ResponseError
 from . import pools
 from .calls import Calls
 from .keys import Keyspace
+from .listing import live_sessions
 from .pools import PoolRules, PoolRulesError, RulesInput
 from .results import (
     AssignOutcome,
@@ -26,7 +27,6 @@ from .results import (
     LiveSession,
     Outcome,
     Usage,
-    live_sessions,
 )
 from .results import text as _text
 from .store import Store
@@ -61,8 +61,8 @@ DEFAULT_QUEUE_OFFER = 60
 DEFAULT_MAX_SESSIONS_PER_PERSON = 20
 # A waiter's page asks again this often at most (seconds).
 MAX_QUEUE_POLL = 10
-# People read at a time when listing the live sessions.
-CHUNK = 1000
+# Refused sessions a worker remembers, so that their next heartbeat goes straight to a decision.
+REFUSALS_KEPT = 10_000
 
 
 def queue_poll(grace: int, offer: int) -> int:
@@ -125,6 +125,8 @@ class LicenceEngine:
         # they name, and the store refuses a call made with rules it no longer has.
         self.pool_rules = PoolRules()
         self._calls = Calls(store, self.keys, self._settings)
+        # The sessions last refused, oldest first (see _remember_refusal).
+        self._refused: dict[str, None] = {}
         # Per process, for the metrics: calls the store failed, and a hook timing each call.
         self.store_errors = 0
         self.timer: Callable[[float], None] | None = None
@@ -187,16 +189,8 @@ class LicenceEngine:
         reserve = pools.as_text(pools.normalise(pool_reserve))
         cap = pools.as_text(pools.normalise(pool_cap))
         self._deployment = (concurrent_seats, named_seats, tuple(named_users), reserve, cap)
-        reply = await self._run(
-            "configure",
-            None,
-            concurrent_seats,
-            named_seats,
-            reserve,
-            cap,
-            *named_users,
-            people=named_users,
-        )
+        args: list[str | int] = [concurrent_seats, named_seats, reserve, cap, *named_users]
+        reply = await self._run("configure", None, *args, people=named_users)
         self._learn_rules(*reply[2:5])
         return [_text(person) for person in reply[5:]]
 
@@ -207,20 +201,20 @@ class LicenceEngine:
         for _ in range(ATTEMPTS):
             rules = self.pool_rules
             try:
-                if name == "heartbeat":
+                if name == "heartbeat" and session_id not in self._refused:
                     # Nearly always a live session: renewed with the fewest keys and arguments.
                     reply = await self._run(
                         "renew", person, person, session_id, flag, rules.generation
                     )
                     if reply[0] != b"decide" and reply[0] != "decide":
                         return Decision.from_reply(reply)  # renewed: ends nothing
-                # Only the person's groups that the rules name reach the store; with no rules,
-                # none.
+                # Only the person's groups the rules name reach the store (no rules: none).
                 mine = rules.groups.intersection(groups) if rules.groups else ()
                 reply = await self._run(
                     name, person, person, session_id, flag, rules.generation, *mine
                 )
                 decision = Decision.from_reply(reply)
+                self._remember_refusal(session_id, decision)
                 await self.announce_ended("session_cap", decision.ended_sessions)
                 return decision
             except _Unconfigured:
@@ -243,6 +237,17 @@ class LicenceEngine:
             except _StaleRules:
                 await self.pools()
         raise StoreUnavailable(f"the store's settings kept changing over {ATTEMPTS} attempts")
+
+    def _remember_refusal(self, session_id: str, decision: Decision) -> None:
+        """Keeps the last refused sessions (a waiter's page polls with one), whose heartbeat
+        then skips the renewal, which cannot answer it: one round trip per poll, not two. Only
+        a hint: the full heartbeat decides every case."""
+        if decision.admitted:
+            self._refused.pop(session_id, None)
+            return
+        self._refused[session_id] = None
+        if len(self._refused) > REFUSALS_KEPT:
+            del self._refused[next(iter(self._refused))]
 
     async def pools(self) -> PoolRules:
         """The pool rules in force now (reservations and caps), read from the store."""
@@ -370,42 +375,14 @@ class LicenceEngine:
         return Usage.from_reply(await self._run("usage", None))
 
     async def sessions(self) -> tuple[float, list[LiveSession]]:
-        """The store's time (epoch seconds) and every live session, named people first, each
-        licence's people in order of their latest expiry.
-
-        Plain reads, a chunk at a time, rather than one script: a listing decides nothing,
-        and one script reading every person's sessions would hold up every decision meanwhile.
-        """
+        """The store's time (epoch seconds) and every live session, named people first (see
+        ``listing.py``)."""
         try:
-            seconds, micros = await self.store.time()
-            now = seconds * 1000 + micros // 1000 + round(self.clock_offset * 1000)
-            reply: list[Any] = [now]
-            for licence, zset in (("named", "active"), ("concurrent", "pool")):
-                async for person, fields in self._people_sessions(self.keys.key(zset), now):
-                    for session, value in fields.items():
-                        if session != b"!" and int(value.split()[0]) > now:
-                            reply += (person, licence, session, value)
+            offset = round(self.clock_offset * 1000)
+            return await live_sessions(self.store, self.keys, offset, self._settings[0])
         except RedisError as error:
             self.store_errors += 1
             raise StoreUnavailable(str(error)) from error
-        return live_sessions(reply, self._settings[0])
-
-    async def _people_sessions(
-        self, zset: str, now: int
-    ) -> AsyncIterator[tuple[str, dict[bytes, bytes]]]:
-        """The people of ``zset`` whose latest session is live, and their sessions hashes."""
-        rank = int(await self.store.zcount(zset, "-inf", now))  # the expired rank first
-        while True:
-            people = [_text(p) for p in await self.store.zrange(zset, rank, rank + CHUNK - 1)]
-            async with self.store.pipeline(transaction=False) as pipe:
-                for person in people:
-                    pipe.hgetall(self.keys.sessions(person))
-                hashes = await pipe.execute()
-            for person, fields in zip(people, hashes, strict=True):
-                yield person, fields
-            if len(people) < CHUNK:
-                return
-            rank += CHUNK
 
     async def counters(self) -> dict[str, int]:
         """The installation's counters since it began: ``admitted:<licence>``,

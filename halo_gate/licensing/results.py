@@ -181,24 +181,3 @@ class LiveSession:
     since: float  # epoch seconds
     last_seen: float
     expires_at: float
-
-
-def live_sessions(reply: list[Any], idle_ms: int) -> tuple[float, list[LiveSession]]:
-    """The store's time (ms) then person, licence, session id and "expiry created" (ms) of
-    every live session (see ``LicenceEngine.sessions``), read as epoch seconds and sessions."""
-    found = []
-    for i in range(1, len(reply), 4):
-        expiry, created = (int(part) for part in text(reply[i + 3]).split())
-        found.append(
-            LiveSession(
-                session_id=text(reply[i + 2]),
-                person=text(reply[i]),
-                licence=text(reply[i + 1]),  # type: ignore[arg-type]
-                since=created / 1000,
-                # Each renewal sets the expiry one idle timeout ahead (capped by the maximum
-                # age), so this is the last heartbeat, or earlier for a capped session.
-                last_seen=max(created, expiry - idle_ms) / 1000,
-                expires_at=expiry / 1000,
-            )
-        )
-    return int(reply[0]) / 1000, found

@@ -145,3 +145,25 @@ async def test_a_person_refused_for_a_full_line_counts_once_per_refusal(
     advance(short, 21)
     assert (await short.admit("x@x.org", "x")).outcome == "queue_full"
     assert (await short.counters())["denied:queue_full"] == 4
+
+
+async def test_a_waiters_poll_is_one_call_and_a_renewal_one_small_one(
+    engine: LicenceEngine,
+) -> None:
+    calls: list[float] = []
+    engine.timer = calls.append  # called once per call to the store
+    await engine.configure(concurrent_seats=1, named_seats=0)
+    await engine.admit("a@x.org", "a")
+    calls.clear()
+    assert (await engine.heartbeat("a@x.org", "a")).outcome == "renewed"
+    assert len(calls) == 1  # renew.lua alone
+    assert (await engine.admit("w@x.org", "w")).outcome == "pool_full"
+    calls.clear()
+    for _ in range(3):  # the waiting page asks again
+        assert (await engine.heartbeat("w@x.org", "w")).position == 1
+    assert len(calls) == 3  # straight to the full heartbeat: the renewal cannot answer a waiter
+    await engine.release("a@x.org", "a")
+    assert (await engine.heartbeat("w@x.org", "w")).outcome == "readmitted"
+    calls.clear()
+    assert (await engine.heartbeat("w@x.org", "w")).outcome == "renewed"
+    assert len(calls) == 1
