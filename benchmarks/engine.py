@@ -23,7 +23,9 @@ compare --before REV``): that revision's ``halo_gate/licensing`` is taken from g
 temporary package, and each round measures PING, then admissions and heartbeats by the engine
 as it was, as it is (the library by FCALL) and as it is on a server without functions (the
 same operations as scripts, by EVALSHA), in an order that turns every round; each ratio pairs
-figures of the same round, and the median over rounds is reported.
+figures of the same round, and the median over rounds is reported. The client's CPU time per
+call is reported too (``*_client_us``), and ``*_client_vs_ping`` is the ratio the throughput
+would have if the server's work cost nothing: what the Python client alone allows.
 """
 
 from __future__ import annotations
@@ -355,28 +357,39 @@ async def measure_compare(
         for engine in engines.values():
             await engine.configure(concurrent_seats=UNLIMITED, named_seats=0)
             await engine.admit(*holder(-1))  # opens connections, loads the Lua
-        runs: dict[str, list[float]] = {"ping_per_s": []}
+        runs: dict[str, list[float]] = {}
+
+        async def timed(name: str, call: Callable[[int], Awaitable[object]], first: int) -> None:
+            # Calls per second, and this process's CPU time per call (the client's work).
+            cpu = time.process_time()
+            runs.setdefault(f"{name}_per_s", []).append(await rate(concurrency, ops, call, first))
+            runs.setdefault(f"{name}_client_us", []).append((time.process_time() - cpu) / ops * 1e6)
+
         names = list(engines)
         for r in range(rounds):
-            runs["ping_per_s"].append(await rate(concurrency, ops, lambda i: store.ping()))
+            await timed("ping", lambda i: store.ping(), 0)
             order = names[r % len(names) :] + names[: r % len(names)]
             for name in order:
-                engine = engines[name]
-                admitted = await rate(concurrency, ops, by_holder(engine.admit), r * ops)
-                beats = await rate(concurrency, ops, by_holder(engine.heartbeat), r * ops)
-                runs.setdefault(f"{name}_admit_per_s", []).append(admitted)
-                runs.setdefault(f"{name}_heartbeat_per_s", []).append(beats)
+                await timed(f"{name}_admit", by_holder(engines[name].admit), r * ops)
+                await timed(f"{name}_heartbeat", by_holder(engines[name].heartbeat), r * ops)
         figures = {name: statistics.median(values) for name, values in runs.items()}
         for name in names:
             for kind in ("admit", "heartbeat"):
-                paired = zip(runs[f"{name}_{kind}_per_s"], runs["ping_per_s"], strict=True)
-                figures[f"{name}_{kind}_vs_ping"] = statistics.median(a / b for a, b in paired)
-                against = zip(
-                    runs[f"{name}_{kind}_per_s"], runs[f"before_{kind}_per_s"], strict=True
+                ours, ping = runs[f"{name}_{kind}_per_s"], runs["ping_per_s"]
+                figures[f"{name}_{kind}_vs_ping"] = statistics.median(
+                    a / b for a, b in zip(ours, ping, strict=True)
+                )
+                # The same ratio had the server no cost: PING's client time over this call's.
+                figures[f"{name}_{kind}_client_vs_ping"] = statistics.median(
+                    b / a
+                    for a, b in zip(
+                        runs[f"{name}_{kind}_client_us"], runs["ping_client_us"], strict=True
+                    )
                 )
                 if name != "before":
+                    theirs = runs[f"before_{kind}_per_s"]
                     figures[f"{name}_{kind}_vs_before"] = statistics.median(
-                        a / b for a, b in against
+                        a / b for a, b in zip(ours, theirs, strict=True)
                     )
         return figures
     finally:

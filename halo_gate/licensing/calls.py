@@ -131,3 +131,43 @@ class Calls:
             return True
         self.functions = True
         return True
+
+
+# The call that decides every case of an admission and of a heartbeat.
+FULL = {"admit": "admit_waiting", "heartbeat": "heartbeat"}
+# Refused sessions a worker remembers (see Hints).
+REFUSALS_KEPT = 10_000
+
+
+def decide_elsewhere(reply: Any) -> bool:
+    """Whether a call left the decision to the full one (see renew.lua and admit.lua)."""
+    return bool(reply[0] in (b"decide", "decide"))
+
+
+class Hints:
+    """Which call decides an admission or a heartbeat at once, as one worker last saw: hints
+    only, since the full call (``FULL``) decides every case.
+
+    - A heartbeat is nearly always a live session's renewal (renew.lua, five keys), but a
+      waiter's page polls with a session that was refused, which only heartbeat.lua answers:
+      the last refused sessions go straight to it, one round trip per poll, not two.
+    - An admission nearly always meets nobody waiting (admit.lua, without the line's keys);
+      after a refusal (the pool is full, the line forms), admissions go straight to
+      admit_waiting.lua until one admits.
+    """
+
+    def __init__(self) -> None:
+        self._refused: dict[str, None] = {}  # oldest first
+        self.refusing = False
+
+    def renewable(self, session_id: str) -> bool:
+        return session_id not in self._refused
+
+    def decided(self, session_id: str, admitted: bool) -> None:
+        self.refusing = not admitted
+        if admitted:
+            self._refused.pop(session_id, None)
+            return
+        self._refused[session_id] = None
+        if len(self._refused) > REFUSALS_KEPT:
+            del self._refused[next(iter(self._refused))]

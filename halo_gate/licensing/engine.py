@@ -15,7 +15,7 @@ from redis.asyncio import RedisCluster
 from redis.exceptions import RedisError, ResponseError
 
 from . import pools
-from .calls import Calls
+from .calls import FULL, Calls, Hints, decide_elsewhere
 from .keys import Keyspace
 from .listing import live_sessions
 from .pools import PoolRules, PoolRulesError, RulesInput
@@ -61,8 +61,6 @@ DEFAULT_QUEUE_OFFER = 60
 DEFAULT_MAX_SESSIONS_PER_PERSON = 20
 # A waiter's page asks again this often at most (seconds).
 MAX_QUEUE_POLL = 10
-# Refused sessions a worker remembers, so that their next heartbeat goes straight to a decision.
-REFUSALS_KEPT = 10_000
 
 
 def queue_poll(grace: int, offer: int) -> int:
@@ -125,8 +123,7 @@ class LicenceEngine:
         # they name, and the store refuses a call made with rules it no longer has.
         self.pool_rules = PoolRules()
         self._calls = Calls(store, self.keys, self._settings)
-        # The sessions last refused, oldest first (see _remember_refusal).
-        self._refused: dict[str, None] = {}
+        self._hints = Hints()
         # Per process, for the metrics: calls the store failed, and a hook timing each call.
         self.store_errors = 0
         self.timer: Callable[[float], None] | None = None
@@ -201,21 +198,24 @@ class LicenceEngine:
         for _ in range(ATTEMPTS):
             rules = self.pool_rules
             try:
-                if name == "heartbeat" and session_id not in self._refused:
-                    # Nearly always a live session: renewed with the fewest keys and arguments.
+                reply = None
+                if name == "heartbeat" and self._hints.renewable(session_id):
                     reply = await self._run(
                         "renew", person, person, session_id, flag, rules.generation
                     )
-                    if reply[0] != b"decide" and reply[0] != "decide":
+                    if not decide_elsewhere(reply):
                         return Decision.from_reply(reply)  # renewed: ends nothing
                 # Only the person's groups the rules name reach the store (no rules: none).
                 mine = rules.groups.intersection(groups) if rules.groups else ()
-                reply = await self._run(
-                    name, person, person, session_id, flag, rules.generation, *mine
-                )
+                args = (person, person, session_id, flag, rules.generation, *mine)
+                if name == "admit" and not self._hints.refusing:
+                    reply = await self._run("admit", *args)
+                if reply is None or decide_elsewhere(reply):
+                    reply = await self._run(FULL[name], *args)
                 decision = Decision.from_reply(reply)
-                self._remember_refusal(session_id, decision)
-                await self.announce_ended("session_cap", decision.ended_sessions)
+                self._hints.decided(session_id, decision.admitted)
+                if decision.ended_sessions:
+                    await self.announce_ended("session_cap", decision.ended_sessions)
                 return decision
             except _Unconfigured:
                 # The store answered but has lost the installation's settings (it restarted
@@ -237,17 +237,6 @@ class LicenceEngine:
             except _StaleRules:
                 await self.pools()
         raise StoreUnavailable(f"the store's settings kept changing over {ATTEMPTS} attempts")
-
-    def _remember_refusal(self, session_id: str, decision: Decision) -> None:
-        """Keeps the last refused sessions (a waiter's page polls with one), whose heartbeat
-        then skips the renewal, which cannot answer it: one round trip per poll, not two. Only
-        a hint: the full heartbeat decides every case."""
-        if decision.admitted:
-            self._refused.pop(session_id, None)
-            return
-        self._refused[session_id] = None
-        if len(self._refused) > REFUSALS_KEPT:
-            del self._refused[next(iter(self._refused))]
 
     async def pools(self) -> PoolRules:
         """The pool rules in force now (reservations and caps), read from the store."""

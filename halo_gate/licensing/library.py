@@ -32,6 +32,7 @@ from importlib import resources
 SHARED = ("context", "trail", "charges", "line", "holders", "admission", "calls")
 OPERATIONS = (
     "admit",
+    "admit_waiting",
     "heartbeat",
     "renew",
     "check",

@@ -1,5 +1,8 @@
--- The admission decision for one session, which admit.lua and heartbeat.lua share, and the
--- renewal of a live one.
+-- The admission decision for one session, which admit.lua, admit_waiting.lua and
+-- heartbeat.lua share, and the renewal of a live one.
+
+-- The answer of a call that leaves the decision to another (see admit.lua, renew.lua).
+local DECIDE = {'decide'}
 
 -- The checks every decision makes first: an error reply when the installation has no settings
 -- or the caller chose the person's groups by rules that have changed since.
@@ -28,14 +31,17 @@ local function admit(person, session, named_group, created, outcome, pools_gen)
   local refused = unsettled(pools_gen)
   if refused then return refused end
   local capacity = capacities()
+  -- Whether anyone waits in line: read with the capacities, so a decision with nobody waiting
+  -- makes no call for the line. A call that declared no key of the line (admit.lua) leaves
+  -- whatever involves it to admit_waiting.lua, before changing anything.
+  local line = QUEUE_MAX > 0 and capacity_cache[5] > 0
+  local lineless = rawget(K, 'queue') == nil
+  if line and lineless then return DECIDE end
   local licence = licence_of(person)
   if licence == 'concurrent' and named_group == '1' and seat_free_for(person) then
     take_seat(person, 'group')
     licence = 'named'
   end
-  -- Whether anyone waits in line: read with the capacities, so a decision with nobody waiting
-  -- makes no call for the line.
-  local line = QUEUE_MAX > 0 and capacity_cache[5] > 0
   local taken, mine, fresh, used = nil, nil, false, nil
   if licence == 'concurrent' and (tonumber(redis.call('ZSCORE', K.pool, person)) or 0) <= NOW then
     -- The person holds no live slot, so dropping their stale sessions below leaves this count.
@@ -68,11 +74,13 @@ local function admit(person, session, named_group, created, outcome, pools_gen)
       end
     end
     if reason then
+      local waits = QUEUE_MAX > 0 and (reason == 'pool_full' or reason == 'group_cap')
+      if waits and lineless then return DECIDE end
       -- A refused session keeps nothing: the next attempt starts afresh.
       if redis.call('HDEL', K.sessions, session) == 1 then settle(person, K.sessions, licence) end
       -- A person refused for want of a slot takes (or keeps) a place in the line.
       local position, joined = 0, false
-      if QUEUE_MAX > 0 and (reason == 'pool_full' or reason == 'group_cap') then
+      if waits then
         position, joined = Q.join(person, mine or {})
         if position == 0 then reason = 'queue_full' end
       end

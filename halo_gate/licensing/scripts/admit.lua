@@ -1,14 +1,16 @@
 -- Admits a person into a new session: a named seat (held, or taken by group while one is free),
--- else a concurrent slot (one per person, however many sessions), else a refusal.
+-- else a concurrent slot (one per person, however many sessions), else a refusal. Nearly
+-- always nobody waits: this call declares no key of the waiting line, and answers {'decide'},
+-- having changed nothing, when someone waits or the person would take a place in line; the
+-- engine then calls admit_waiting.lua, which decides every case.
 -- KEYS: sessions config pool active named quarantine ended audit counters charges history
---       history_before record queue queue_seq waiting offers waiters queue_classes
---       queue_lines queue_refused
+--       record
 -- ARGV: [1] the settings (see context.lua), [2] person, [3] session id, [4] '1' when the person
 --       is in a named group, [5] the generation of pool rules the caller knows, [6..] the
 --       person's groups that the rules name.
 -- Returns {outcome ('admitted' | 'pool_full' | 'group_cap' | 'queue_full' | 'no_licence' |
 --          'ended'), licence, expires_at_ms, capacity, in_use, retry_after_ms}, a refusal also
---          {group, limit, held, position, estimated wait} (see admission.lua).
+--          {group, limit, held, position, estimated wait} (see admission.lua); or {'decide'}.
 -- An UNCONFIGURED error when the installation has no settings, a POOLS error when the pool
 -- rules changed since the caller learnt them (see admission.lua).
 -- 'ended' when the session id was abandoned (see release.lua): the gateway gave up waiting for

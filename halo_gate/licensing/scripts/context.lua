@@ -6,7 +6,7 @@
 -- code reaches them as K.<name>; K raises an error for a name the call did not declare. Every
 -- key starts with the installation's {hash tag}, so a call's keys share one Cluster slot.
 --   config      HASH  concurrent, named (capacities), env_concurrent, env_named, env_reserve,
---                     env_cap (the deployment's last values); queue_len (the line's length);
+--                     env_cap (the deployment's last values); queue_len, queue_seq (the line's);
 --                     reserve, cap, pools_gen, pools_count, numbers (see charges.lua)
 --   pool        ZSET  concurrent person -> expiry (ms) of their latest session
 --   active      ZSET  named person      -> expiry (ms) of their latest session
@@ -24,7 +24,7 @@
 --                     fM (slots freed), "gM G" (denials of members of group G); history_before
 --                     is yesterday's (days in UTC, on Redis's clock)
 --   record      LIST  the sessions closed (or found idled out) today, one entry each (trail.lua)
---   queue, queue_seq, waiting, offers, waiters, queue_classes, queue_lines, queue_refused
+--   queue, waiting, offers, waiters, queue_classes, queue_lines, queue_refused
 --               the waiting line (see line.lua)
 -- ARGV[1] packs the settings, '|'-separated: clock offset (ms, added to Redis TIME; 0 outside
 -- tests), idle timeout (ms), session max age (ms), audit stream cap, history retention (s),

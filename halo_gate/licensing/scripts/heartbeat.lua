@@ -3,7 +3,7 @@
 -- maximum age is reported 'ended'; one that was lost (expired, store restarted) is admitted
 -- again when a licence is free ('readmitted'), else refused like a new admission.
 -- KEYS: sessions config pool active named quarantine ended audit counters charges history
---       history_before record queue queue_seq waiting offers waiters queue_classes
+--       history_before record queue waiting offers waiters queue_classes
 --       queue_lines queue_refused
 -- ARGV: as admit.lua's.
 -- Returns {outcome ('renewed' | 'readmitted' | 'ended' | 'pool_full' | 'group_cap' |

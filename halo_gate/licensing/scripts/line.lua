@@ -1,7 +1,6 @@
 -- The waiting line. Keys:
 --   queue          ZSET  waiting person -> ticket, their arrival order (a counter, so no two
 --                        tickets are equal and nothing can reorder the line)
---   queue_seq      STRING the last ticket given
 --   waiting        ZSET  waiting person -> end of their place (ms): their last poll + the grace
 --   offers         ZSET  waiting person -> end of the offer of a slot made to them (ms)
 --   waiters        HASH  waiting person -> when they joined (ms), then their groups under the
@@ -13,7 +12,8 @@
 --   queue_refused  ZSET  person refused queue_full -> end of that refusal (ms): their last ask
 --                        + the grace; asking again before then (without a place in line
 --                        meanwhile) is the same refusal, not counted again
---   config         HASH  queue_len: the line's length, read with the capacities
+--   config         HASH  queue_len: the line's length, read with the capacities; queue_seq:
+--                        the last ticket given
 -- A person waits once, however many tabs or devices ask for them: the line is keyed by person.
 -- Nothing sweeps it: each admission that meets the line drops, boundedly, the waiters whose
 -- place or offer has ended, on Redis's clock.
@@ -197,7 +197,7 @@ function Q.join(person, groups)
     return rank + 1, false
   end
   if redis.call('ZCARD', K.queue) >= QUEUE_MAX then return 0, false end
-  local ticket = redis.call('INCR', K.queue_seq)
+  local ticket = redis.call('HINCRBY', K.config, 'queue_seq', 1)
   if not into_line(person, listed, ticket) then return 0, false end
   redis.call('ZADD', K.queue, ticket, person)
   redis.call('ZADD', K.waiting, NOW + GRACE, person)
