@@ -1,7 +1,8 @@
 -- The department pools: slots of the concurrent pool reserved for, or capped to, a group's
 -- members. Keys:
 --   config     HASH  reserve, cap (the rules, "group=N,..."), pools_gen (their generation),
---                    pools_count, numbers ("group=n,...": each group's number, below)
+--                    pools_count, numbers ("group=n,...": each group's number, below; "n+" for
+--                    a group whose reservation may hold slots)
 --   charges    ZSET  one entry per pool slot held under the rules and per group of its holder,
 --                    scored by the holder's expiry, so that each count is one ZCOUNT of the
 --                    live range, right whatever expired holders are still to be culled. The
@@ -22,18 +23,21 @@ function P.texts()
   return texts[1] or '', texts[2] or ''
 end
 
--- The groups' numbers: group -> n.
+-- The groups' numbers: group -> n; and the groups whose reservation may hold slots (reserved
+-- now, or since removed while slots charged to it remain): group -> true.
 function P.numbers()
   if not numbers_cache then
     capacities()
-    numbers_cache = {}
-    for group, n in string.gmatch(capacity_cache[6], '([^,]+)=(%d+)') do
+    numbers_cache, reserving_cache = {}, {}
+    for group, n, flag in string.gmatch(capacity_cache[6], '([^,]+)=(%d+)(%+?)') do
       numbers_cache[group] = tonumber(n)
+      if flag == '+' then reserving_cache[group] = true end
     end
   end
-  return numbers_cache
+  return numbers_cache, reserving_cache
 end
 
+-- The live entries of one part.
 local function live_in(part)
   return redis.call('ZCOUNT', K.charges, '(' .. whole(part * SPAN + NOW),
     '(' .. whole((part + 1) * SPAN))
@@ -43,13 +47,22 @@ end
 -- nothing but the generation, which it reads anyway, to know that. Every group they name gets
 -- a number; a group they no longer name gives its number back once no entry of it is left.
 function P.set(reserve, cap)
-  local named, kept, taken = {}, {}, {}
-  for group in string.gmatch(reserve .. ',' .. cap, '([^,]+)=%d+') do named[group] = true end
-  for group, n in pairs(P.numbers()) do
+  local named, reserved, kept, taken = {}, {}, {}, {}
+  for group in string.gmatch(reserve, '([^,]+)=%d+') do
+    named[group], reserved[group] = true, true
+  end
+  for group in string.gmatch(cap, '([^,]+)=%d+') do named[group] = true end
+  local numbers, reserving = P.numbers()
+  for group, n in pairs(numbers) do
     local first = 3 * n * SPAN
     local held = redis.call('ZCOUNT', K.charges, whole(first), '(' .. whole(first + 3 * SPAN))
     if named[group] or held > 0 then
       kept[group], taken[n] = n, true
+      -- Slots charged to a removed reservation still count as reserved until they end.
+      if reserving[group] and not reserved[group] and redis.call('ZCOUNT', K.charges,
+          whole(first), '(' .. whole(first + SPAN)) > 0 then
+        reserved[group] = true
+      end
     end
   end
   local next_number = 0
@@ -63,13 +76,15 @@ function P.set(reserve, cap)
       kept[group], taken[next_number] = next_number, true
     end
   end
-  local numbers = {}
-  for group, n in pairs(kept) do table.insert(numbers, group .. '=' .. n) end
+  local listed = {}
+  for group, n in pairs(kept) do
+    table.insert(listed, group .. '=' .. n .. (reserved[group] and '+' or ''))
+  end
   local count = redis.call('HINCRBY', K.config, 'pools_count', 1)
   local generation = '0'
   if reserve ~= '' or cap ~= '' then generation = tostring(count) end
   redis.call('HSET', K.config, 'reserve', reserve, 'cap', cap, 'pools_gen', generation,
-    'numbers', table.concat(numbers, ','))
+    'numbers', table.concat(listed, ','))
   forget_capacities()
   return nil
 end
@@ -147,16 +162,17 @@ function P.remove(person, record)
 end
 
 -- The live counts a decision under `rules` reads, counted on first use: r (slots charged to
--- any reservation, also of a group whose reservation was removed since), m:G (slots held by members of G), r:G (charged to G's reservation), s:G
--- (members of G charged to the shared part). Simulations add to them (see P.take).
+-- any reservation, also of a group whose reservation was removed since), m:G (slots held by
+-- members of G), r:G (charged to G's reservation), s:G (members of G charged to the shared
+-- part). Simulations add to them (see P.take).
 function P.use(rules)
-  local numbers = P.numbers()
+  local numbers, reserving = P.numbers()
   return setmetatable({}, {
     __index = function(use, field)
       local value = 0
       if field == 'r' then
         -- Any reservation's, the rules' or one since removed whose holders remain.
-        for group in pairs(numbers) do value = value + use['r:' .. group] end
+        for group in pairs(reserving) do value = value + use['r:' .. group] end
       else
         local kind, group = string.match(field, '^(%a):(.*)$')
         local n = numbers[group]
@@ -202,11 +218,12 @@ end
 -- to leave, those not charged to a reservation hold shared slots, so the answer is found by
 -- halving the ranks from k to k + `reserved` (the live holders charged to reservations).
 local function shared_wait(k, reserved)
-  local numbers = P.numbers()
+  local numbers, reserving = P.numbers()
   local expired = redis.call('ZCOUNT', K.pool, '-inf', NOW)
   local function reserved_by(expiry)
     local count = 0
-    for _, n in pairs(numbers) do
+    for group in pairs(reserving) do
+      local n = numbers[group]
       count = count + redis.call('ZCOUNT', K.charges, '(' .. whole(3 * n * SPAN + NOW),
         whole(3 * n * SPAN + expiry))
     end
@@ -247,8 +264,8 @@ function P.charge(rules, groups, capacity, used, use)
   local member = {}
   for _, group in ipairs(groups) do member[group] = true end
   for _, group in ipairs(rules.capped) do
-    local held = use['m:' .. group]
-    if member[group] and held >= rules.cap[group] then
+    local held = member[group] and use['m:' .. group]
+    if held and held >= rules.cap[group] then
       return nil, 'group_cap', group, rules.cap[group], held,
         function(k) return member_wait(group, k) end
     end

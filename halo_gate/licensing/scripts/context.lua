@@ -41,7 +41,7 @@ local IDLE, MAX_AGE, AUDIT_CAP, HISTORY_TTL, COOLDOWN, QUEUE_MAX, GRACE, OFFER, 
 -- generation, the line's length), read once per call; the pool rules and the groups' numbers,
 -- parsed once per call (see charges.lua); which expired holders the call names in its reply
 -- (false: none, 'pool' or 'all': see cull() in holders.lua).
-local capacity_cache, rules_cache, numbers_cache, report
+local capacity_cache, rules_cache, numbers_cache, reserving_cache, report
 -- The field of a person's sessions hash that keeps their pool slot's charge. Session ids are
 -- URL-safe tokens, so none is ever '!'.
 local CHARGE = '!'
