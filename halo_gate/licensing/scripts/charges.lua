@@ -19,8 +19,8 @@ local MAX_GROUPS = 682
 
 -- The pool rules' texts: reservations and caps ("group=N,...", '' for none).
 function P.texts()
-  local texts = redis.call('HMGET', K.config, 'reserve', 'cap')
-  return texts[1] or '', texts[2] or ''
+  capacities()
+  return capacity_cache[7], capacity_cache[8]
 end
 
 -- The groups' numbers: group -> n; and the groups whose reservation may hold slots (reserved

@@ -111,13 +111,13 @@ end
 -- (concurrent slots, named seats), read once per call; scripts that change them call
 -- forget_capacities(). capacity_cache[3] says whether the installation has settings at all,
 -- [4] is the pool rules' generation ('0': no rules), [5] how many wait in line, [6] the
--- groups' numbers (see charges.lua).
+-- groups' numbers, [7] and [8] the rules' texts (see charges.lua).
 local function capacities()
   if not capacity_cache then
     local c = redis.call('HMGET', K.config, 'concurrent', 'named', 'pools_gen', 'queue_len',
-      'numbers')
+      'numbers', 'reserve', 'cap')
     capacity_cache = {tonumber(c[1]) or 0, tonumber(c[2]) or 0, (c[1] or c[2]) ~= false,
-      c[3] or '0', tonumber(c[4]) or 0, c[5] or ''}
+      c[3] or '0', tonumber(c[4]) or 0, c[5] or '', c[6] or '', c[7] or ''}
   end
   return capacity_cache[1], capacity_cache[2]
 end
