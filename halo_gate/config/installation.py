@@ -28,6 +28,7 @@ def engine_for(settings: Settings, store: Store | None = None) -> LicenceEngine:
         queue_max=settings.queue_max,
         queue_grace=settings.queue_grace,
         queue_offer=settings.queue_offer,
+        max_sessions_per_person=settings.max_sessions_per_person,
     )
 
 

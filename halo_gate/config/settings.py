@@ -22,6 +22,7 @@ from ..licensing.engine import (
     DEFAULT_AUDIT_MAXLEN,
     DEFAULT_HISTORY_DAYS,
     DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_SESSIONS_PER_PERSON,
     DEFAULT_NAMED_COOLDOWN,
     DEFAULT_QUEUE_GRACE,
     DEFAULT_QUEUE_MAX,
@@ -100,6 +101,7 @@ class Settings:
     queue_max: int = DEFAULT_QUEUE_MAX
     idle_timeout: int = DEFAULT_IDLE_TIMEOUT
     session_max_age: int = DEFAULT_SESSION_MAX_AGE
+    max_sessions_per_person: int = DEFAULT_MAX_SESSIONS_PER_PERSON
     heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL
     public_paths: tuple[str, ...] = ()
     passive_paths: tuple[str, ...] = ()
@@ -283,6 +285,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "queue_max": parse.positive,
     "idle_timeout": parse.positive,
     "session_max_age": parse.positive,
+    "max_sessions_per_person": parse.positive,
     "heartbeat_interval": parse.integer,
     "public_paths": parse.paths,
     "passive_paths": parse.paths,

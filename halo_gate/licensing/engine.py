@@ -1,23 +1,24 @@
-"""The licence engine: a typed async API over the Lua scripts in ``scripts/``.
+"""The licence engine: a typed async API over the Lua in ``scripts/`` (see ``library.py``).
 
-Each decision is one script, one round trip, atomic on the server and timed by Redis's own
-clock. The engine knows nothing of HTTP; the gateway, the console and the CLI all call it.
+Each decision is one function of the library, one round trip, atomic on the server and timed by
+Redis's own clock. The engine knows nothing of HTTP; the gateway, the console and the CLI all
+call it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterable, Sequence
-from importlib import resources
 from typing import Any
 
 from redis.asyncio import RedisCluster
-from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from . import pools
+from .calls import FULL, Calls, Hints, decide_elsewhere
 from .history import History
 from .keys import Keyspace
+from .listing import live_sessions
 from .pools import PoolRules, PoolRulesError, RulesInput
 from .reads import Reads
 from .results import (
@@ -28,7 +29,6 @@ from .results import (
     LiveSession,
     Outcome,
     Usage,
-    live_sessions,
 )
 from .results import text as _text
 from .store import Store
@@ -46,20 +46,6 @@ __all__ = [
     "Usage",
 ]
 
-SCRIPT_NAMES = (
-    "admit",
-    "heartbeat",
-    "check",
-    "release",
-    "end_session",
-    "assign",
-    "unassign",
-    "resize",
-    "configure",
-    "usage",
-    "sessions",
-    "pools",
-)
 # Attempts at a decision when the store first says its settings or pool rules moved on.
 ATTEMPTS = 3
 
@@ -68,11 +54,13 @@ DEFAULT_SESSION_MAX_AGE = 43200
 DEFAULT_NAMED_COOLDOWN = 86400
 DEFAULT_AUDIT_MAXLEN = 100_000
 DEFAULT_HISTORY_DAYS = 30
-# The waiting line (see scripts/queue.lua): its most waiters, how long a waiter who stops polling
+# The waiting line (see scripts/line.lua): its most waiters, how long a waiter who stops polling
 # keeps their place, and how long a slot offered to the head waits for them (seconds).
 DEFAULT_QUEUE_MAX = 1000
 DEFAULT_QUEUE_GRACE = 120
 DEFAULT_QUEUE_OFFER = 60
+# The most sessions one person may hold at once: a new one ends their oldest past it.
+DEFAULT_MAX_SESSIONS_PER_PERSON = 20
 # A waiter's page asks again this often at most (seconds).
 MAX_QUEUE_POLL = 10
 
@@ -95,16 +83,6 @@ class _StaleRules(Exception):
     """The pool rules changed since this engine learnt which groups they name."""
 
 
-def _load(name: str) -> str:
-    folder = resources.files(__package__) / "scripts"
-    parts = ("common", "pool_rules", "queue", name)
-    return "\n".join((folder / f"{part}.lua").read_text() for part in parts)
-
-
-def _sha1(source: str) -> str:
-    return hashlib.sha1(source.encode()).hexdigest()
-
-
 class LicenceEngine:
     """Licence decisions for one installation, shared by every worker that uses the same store."""
 
@@ -122,6 +100,7 @@ class LicenceEngine:
         queue_max: int = DEFAULT_QUEUE_MAX,
         queue_grace: int = DEFAULT_QUEUE_GRACE,
         queue_offer: int = DEFAULT_QUEUE_OFFER,
+        max_sessions_per_person: int = DEFAULT_MAX_SESSIONS_PER_PERSON,
     ) -> None:
         self.store = store
         self.keys = Keyspace(instance)
@@ -136,20 +115,20 @@ class LicenceEngine:
             queue_max if queue else 0,
             queue_grace * 1000,
             queue_offer * 1000,
+            max_sessions_per_person,
         )
         self.queue_poll = queue_poll(queue_grace, queue_offer)
-        self._packed: tuple[float, bytes] | None = None
         # The last settings configure() applied, applied again if the store loses them; None
         # until configure() runs, so an engine that never had them cannot write 0 slots.
         self._deployment: tuple[int, int, tuple[str, ...], str, str] | None = None
         # The pool rules as last learnt: an admission passes the person's groups among those
         # they name, and the store refuses a call made with rules it no longer has.
         self.pool_rules = PoolRules()
-        self._scripts = {name: _load(name) for name in SCRIPT_NAMES}
+        self._calls = Calls(store, self.keys, self._settings)
+        self._hints = Hints()
         # Per process, for the metrics: calls the store failed, and a hook timing each call.
         self.store_errors = 0
         self.timer: Callable[[float], None] | None = None
-        self._shas = {name: _sha1(source) for name, source in self._scripts.items()}
         # The console's reads (licence holders, the line) and the notes taken at sign-in.
         self.reads = Reads(
             self,
@@ -160,30 +139,14 @@ class LicenceEngine:
         )
         self.history = History(self, retention=(history_days + 1) * 86400)
 
-    def _packed_settings(self) -> bytes:
-        """ARGV[1] of every script (see common.lua), encoded once per clock offset."""
-        if self._packed is None or self._packed[0] != self.clock_offset:
-            fields = (self.keys.prefix, round(self.clock_offset * 1000), *self._settings)
-            self._packed = (self.clock_offset, "|".join(map(str, fields)).encode())
-        return self._packed[1]
-
-    async def _run(self, name: str, person: str | None, *args: str | int) -> Any:
-        # EVALSHA with one declared key and one packed settings argument keeps the client's
-        # encoding work per call close to a PING's; the script is loaded again after NOSCRIPT
-        # (a restarted or failed-over server).
-        key = self.keys.config if person is None else self.keys.sessions(person)
+    async def _run(
+        self, name: str, person: str | None, *args: str | int, people: Sequence[str] = ()
+    ) -> Any:
         timer = self.timer
         started = time.perf_counter() if timer is not None else 0.0
+        offset = round(self.clock_offset * 1000)
         try:
-            try:
-                return await self.store.evalsha(
-                    self._shas[name], 1, key, self._packed_settings(), *args
-                )
-            except NoScriptError:
-                await self.store.script_load(self._scripts[name])
-                return await self.store.evalsha(
-                    self._shas[name], 1, key, self._packed_settings(), *args
-                )
+            reply, expired = await self._calls.call(name, person, args, people, offset)
         except ResponseError as error:
             if str(error).startswith("UNCONFIGURED"):
                 raise _Unconfigured(str(error)) from error
@@ -197,6 +160,17 @@ class LicenceEngine:
         finally:
             if timer is not None:
                 timer(time.perf_counter() - started)
+        if expired:
+            await self._cull([_text(someone) for someone in expired])
+        return reply
+
+    async def _cull(self, people: list[str]) -> None:
+        """Culls the expired holders a call has named (see cull.lua). The call's decision is
+        made whatever happens here; a holder left is named again by a later call."""
+        try:
+            await self._run("cull", None, *people, people=people)
+        except StoreUnavailable:
+            pass
 
     def _learn_rules(self, generation: Any, reserve: Any, cap: Any) -> PoolRules:
         self.pool_rules = PoolRules.from_store(
@@ -223,9 +197,8 @@ class LicenceEngine:
         reserve = pools.as_text(pools.normalise(pool_reserve))
         cap = pools.as_text(pools.normalise(pool_cap))
         self._deployment = (concurrent_seats, named_seats, tuple(named_users), reserve, cap)
-        reply = await self._run(
-            "configure", None, concurrent_seats, named_seats, reserve, cap, *named_users
-        )
+        args: list[str | int] = [concurrent_seats, named_seats, reserve, cap, *named_users]
+        reply = await self._run("configure", None, *args, people=named_users)
         self._learn_rules(*reply[2:5])
         await self.history.capacity_changed(int(reply[0]), int(reply[1]))
         return [_text(person) for person in reply[5:]]
@@ -233,17 +206,30 @@ class LicenceEngine:
     async def _admission(
         self, name: str, person: str, session_id: str, group: bool, groups: Iterable[str]
     ) -> Decision:
+        flag = int(group)
         for _ in range(ATTEMPTS):
             rules = self.pool_rules
-            # Only the person's groups that the rules name reach the store; with no rules, none.
-            mine = rules.groups.intersection(groups) if rules.groups else ()
             try:
-                reply = await self._run(
-                    name, person, person, session_id, int(group), rules.generation, *mine
-                )
+                reply = None
+                if name == "heartbeat" and self._hints.renewable(session_id):
+                    reply = await self._run(
+                        "renew", person, person, session_id, flag, rules.generation
+                    )
+                    if not decide_elsewhere(reply):
+                        return Decision.from_reply(reply)  # renewed: ends nothing
+                # Only the person's groups the rules name reach the store (no rules: none).
+                mine = rules.groups.intersection(groups) if rules.groups else ()
+                args = (person, person, session_id, flag, rules.generation, *mine)
+                if name == "admit" and not self._hints.refusing:
+                    reply = await self._run("admit", *args)
+                if reply is None or decide_elsewhere(reply):
+                    reply = await self._run(FULL[name], *args)
                 decision = Decision.from_reply(reply)
                 if decision.position:
                     decision = await self.history.waiting(decision)
+                self._hints.decided(session_id, decision.admitted)
+                if decision.ended_sessions:
+                    await self.announce_ended("session_cap", decision.ended_sessions)
                 return decision
             except _Unconfigured:
                 # The store answered but has lost the installation's settings (it restarted
@@ -399,8 +385,14 @@ class LicenceEngine:
         return Usage.from_reply(await self._run("usage", None))
 
     async def sessions(self) -> tuple[float, list[LiveSession]]:
-        """The store's time (epoch seconds) and every live session, named people first."""
-        return live_sessions(await self._run("sessions", None), self._settings[0])
+        """The store's time (epoch seconds) and every live session, named people first (see
+        ``listing.py``)."""
+        try:
+            offset = round(self.clock_offset * 1000)
+            return await live_sessions(self.store, self.keys, offset, self._settings[0])
+        except RedisError as error:
+            self.store_errors += 1
+            raise StoreUnavailable(str(error)) from error
 
     async def counters(self) -> dict[str, int]:
         """The installation's counters since it began: ``admitted:<licence>``,

@@ -1,7 +1,8 @@
 """The one place that names Redis keys.
 
 Every key of an installation starts with the same ``{hash tag}``, built from the instance name,
-so that Redis Cluster puts them all in one slot and every script may touch any of them.
+so that Redis Cluster puts them all in one slot. A script touches only the keys it declares,
+which :meth:`Keyspace.named` builds from the names in its header (see ``library.py``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ class Keyspace:
         return self.key("audit")
 
     def record(self, day: int) -> str:
-        """The list of sessions closed on ``day`` (days since the epoch, UTC)."""
+        """The list of sessions recorded on ``day`` (days since the epoch, UTC): closed that
+        day, or found that day to have idled out earlier."""
         return self.key(f"record:{day}")
 
     def history(self, day: int) -> str:
@@ -66,3 +68,17 @@ class Keyspace:
         """The hash of ``day``'s usage per hour, summed from its per-minute history once the
         hour is over."""
         return self.key(f"rollup:{day}")
+
+    def named(self, name: str, person: str | None, day: int) -> str:
+        """The key a script's header calls ``name``, for ``person`` on ``day``: ``sessions``
+        is the person's, ``history`` and ``record`` are the day's, ``history_before`` the
+        day before's; any other name is the installation's key of that name."""
+        if name == "sessions":
+            return self.sessions(person or "")
+        if name == "history":
+            return self.history(day)
+        if name == "history_before":
+            return self.history(day - 1)
+        if name == "record":
+            return self.record(day)
+        return self.key(name)

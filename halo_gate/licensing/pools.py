@@ -1,6 +1,6 @@
 """Department pools: slots of the concurrent pool reserved for, or capped to, a group's members.
 
-The rules are applied inside the admission script (``P.charge`` in ``scripts/pool_rules.lua``);
+The rules are applied inside the admission script (``P.charge`` in ``scripts/charges.lua``);
 this module reads them from settings, checks them, and writes them as the store keeps them:
 ``"group=N,..."``, in the order given (slots are charged to reservations in that order).
 """

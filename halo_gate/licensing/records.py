@@ -1,7 +1,7 @@
 """What the engine has recorded, read back for administrators: closed sessions (the session
 record), the audit stream and the per-minute usage history.
 
-These are plain reads of keys the scripts write (see ``scripts/common.lua`` for their layout);
+These are plain reads of keys the scripts write (see ``scripts/context.lua`` for their layout);
 none of them decides anything, so none needs a script.
 """
 
@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 from .engine import LicenceEngine, StoreUnavailable
 from .results import LicenceType
 
-EndReason = Literal["logout", "idle", "max_age", "admin", "unassigned", "open"]
+EndReason = Literal["logout", "idle", "max_age", "admin", "unassigned", "session_cap", "open"]
 
 _REASONS: dict[str, EndReason] = {
     "l": "logout",
@@ -24,6 +24,7 @@ _REASONS: dict[str, EndReason] = {
     "m": "max_age",
     "a": "admin",
     "u": "unassigned",
+    "s": "session_cap",
 }
 _LICENCES: dict[str, LicenceType] = {"n": "named", "c": "concurrent"}
 DAY = 86400
@@ -66,8 +67,10 @@ async def now(engine: LicenceEngine) -> float:
 async def closed_sessions(
     engine: LicenceEngine, first_day: int, last_day: int
 ) -> AsyncIterator[ClosedSession]:
-    """Sessions that closed on days ``first_day`` to ``last_day`` (days since the epoch), in
-    order of their end day, then of their closing."""
+    """Sessions recorded on days ``first_day`` to ``last_day`` (days since the epoch), in the
+    order they were recorded: closed on that day, or found that day to have idled out earlier
+    (their ``end`` says when). Reading on to today finds every session that ended in the
+    period."""
     try:
         for day in range(first_day, last_day + 1):
             key = engine.keys.record(day)
@@ -183,7 +186,9 @@ async def _day_fields(engine: LicenceEngine, day: int) -> dict[int, dict[str, in
     minutes: dict[int, dict[str, int]] = {}
     for name, value in raw.items():
         field = _text(name)
-        minutes.setdefault(int(field[1:]), {})[field[0]] = int(value)
+        # The per-minute fields; the hourly ones (upper case) are usage()'s.
+        if field[0] in "padf":
+            minutes.setdefault(int(field[1:]), {})[field[0]] = int(value)
     return minutes
 
 

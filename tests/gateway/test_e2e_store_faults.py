@@ -116,7 +116,7 @@ async def test_a_sign_in_that_timed_out_holds_no_slot_once_the_store_wakes(
         form = await browser.start_login()
         redirect = await browser.submit_idp_form(form, sub=person(idp, "gave-up@example.com"))
         # The store stalls just as the admission reaches it (the sign-in's state is spent first).
-        proxy.stall_at(site.gate.engine._shas["admit"].encode())
+        proxy.stall_at(site.gate.engine._calls.library.operations["admit"].function.encode())
         refused = await browser.client.get(redirect.headers["location"])
         assert refused.status_code == 503
         assert browser.session_cookie is None

@@ -40,6 +40,8 @@ class Model:
     # person -> end of the offer made to them.
     line: dict[str, tuple[int, float, tuple[str, ...]]] = field(default_factory=dict)
     offers: dict[str, float] = field(default_factory=dict)
+    # person refused queue_full -> end of that refusal: asking again before is the same one
+    refused: dict[str, float] = field(default_factory=dict)
     tickets: int = 0
     position: int = 0  # the last refusal's place in the line (0: none)
     walked: bool = False  # whether the last admission met people waiting
@@ -82,8 +84,7 @@ class Model:
             groups = list(self.line[waiter][2])
             charge, refusal = self.charge_with(groups, used, counts, reserved_held)
             if refusal is not None:
-                self.offers.pop(waiter, None)
-                continue
+                continue  # skipped; an offer made earlier is withdrawn when they next ask
             self.offers.setdefault(waiter, self.now + OFFER)
             used += 1
             if charge:
@@ -91,7 +92,10 @@ class Model:
                 counts.setdefault(charge, [0, 0, 0])[1] += 1
             for group in groups:
                 counts.setdefault(group, [0, 0, 0])[0] += 1
-        return self.charge_with(mine, used, counts, reserved_held)[1]
+        refusal = self.charge_with(mine, used, counts, reserved_held)[1]
+        if refusal is not None:
+            self.offers.pop(person, None)
+        return refusal
 
     def charge_with(
         self, mine: list[str], used: int, counts: dict[str, list[int]], reserved_held: int
@@ -227,7 +231,15 @@ class Model:
                     self.position, joined = self.join(person, mine)
                     if self.position == 0:
                         refusal = Refusal("queue_full", *astuple(refusal)[1:])
-                if self.position == 0 or joined:
+                anew = joined
+                if joined:
+                    self.refused.pop(person, None)
+                elif self.position == 0 and refusal.outcome == "queue_full":
+                    anew = self.refused.get(person, -math.inf) <= self.now
+                    self.refused[person] = self.now + GRACE
+                elif self.position == 0:
+                    anew = True
+                if anew:
                     for g in set(mine) if self.pooled else ():
                         self.group_denials[g] = self.group_denials.get(g, 0) + 1
                 return refusal.outcome, refusal
@@ -242,7 +254,7 @@ class Model:
     def retry_after(self) -> float:
         expiries = sorted(self.holders().values())
         if self.in_use - self.slots >= len(expiries):
-            return 1  # retry_after_ms() in common.lua answers a second when nobody is due
+            return 1  # pool_wait() in context.lua answers a second when nobody is due
         return expiries[self.in_use - self.slots] - self.now
 
 

@@ -17,38 +17,11 @@ from halo_gate.admin.ended import EndedListener
 from halo_gate.licensing import LicenceEngine, Store, connect
 
 from ..conftest import drop_instance, unique_instance
+from .exercise import exercise_every_script
 
 pytestmark = pytest.mark.slow
 
 CLUSTER_PORTS = (7100, 7101, 7102)
-
-
-async def exercise_every_script(engine: LicenceEngine) -> None:
-    """Runs each script down the paths that create keys, including keys named at run time."""
-    await engine.configure(concurrent_seats=2, named_seats=2, named_users=["ann@x.org"])
-    await engine.admit("bob@x.org", "bob-1")
-    await engine.admit("bob@x.org", "bob-2")
-    await engine.admit("cat@x.org", "cat-1", named_group=True)
-    await engine.admit("dan@x.org", "dan-1")
-    await engine.admit("eve@x.org", "eve-1")  # refused: the pool is full
-    await engine.heartbeat("bob@x.org", "bob-1")
-    await engine.release("bob@x.org", "bob-2")
-    await engine.end_session("dan@x.org", "dan-1", by="root@x.org")
-    await engine.configure(
-        concurrent_seats=3, named_seats=3, named_users=["ann@x.org", "bob@x.org"]
-    )
-    await engine.unassign("cat@x.org", by="root@x.org")
-    await engine.assign("fay@x.org", by="root@x.org")
-    await engine.resize(concurrent_seats=4, by="root@x.org")
-    await engine.admit("ann@x.org", "ann-1")
-    await engine.set_pools(reserve="desk=1", cap="hr=1", by="root@x.org")
-    await engine.admit("hal@x.org", "hal-0", groups=["desk", "hr"])  # charged to a reservation
-    await engine.admit("ida@x.org", "ida-0", groups=["hr"])  # refused: the group's cap
-    await engine.set_pools(reserve="", cap="")  # what follows runs without pool rules
-    engine.clock_offset += 1801  # other people's sessions are culled by name inside scripts
-    await engine.admit("gus@x.org", "gus-1")
-    await engine.heartbeat("bob@x.org", "bob-1")
-    await engine.usage()
 
 
 async def installation_keys(store: Store, engine: LicenceEngine) -> list[bytes]:
@@ -62,7 +35,7 @@ async def test_every_key_of_every_script_maps_to_one_slot(
     keys = await installation_keys(store, engine)
     names = {key.decode().removeprefix(engine.keys.prefix).split(":")[0] for key in keys}
     every_kind = {"config", "pool", "active", "named", "quarantine", "ended", "audit"}
-    assert every_kind | {"sessions", "history", "pool_use", "group_history"} <= names
+    assert every_kind | {"sessions", "history", "record"} <= names
     slots = {key_slot(key) for key in keys}
     declared = (engine.keys.config, engine.keys.sessions("anyone@x.org"))
     slots |= {key_slot(key.encode()) for key in declared}

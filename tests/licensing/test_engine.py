@@ -10,7 +10,6 @@ import socket
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 
 from halo_gate.licensing import LicenceEngine, StoreUnavailable, connect
 from halo_gate.licensing.options import POOL_SIZE
@@ -471,13 +470,16 @@ async def test_audit_has_an_event_for_every_decision(engine: LicenceEngine) -> N
     assert admitted.items() >= {"user": "bob@x.org", "session": "bob-1", "in_use": "1"}.items()
 
 
-async def test_audit_stream_is_capped(engine: LicenceEngine) -> None:
+async def test_audit_stream_is_trimmed_to_about_its_cap(engine: LicenceEngine) -> None:
+    # MAXLEN ~: whole stream nodes go at a time, so at least the cap is kept, and at most a
+    # node's worth more (stream-node-max-entries, 100 by default).
     capped = twin(engine, audit_maxlen=5)
-    await capped.configure(concurrent_seats=100, named_seats=0)
-    for i in range(20):
+    await capped.configure(concurrent_seats=1000, named_seats=0)
+    for i in range(250):
         await capped.admit(f"p{i}@x.org", f"s{i}")
-    assert await engine.store.xlen(engine.keys.audit) == 5
-    assert (await audit_events(engine))[-1]["user"] == "p19@x.org"
+    kept = await engine.store.xlen(engine.keys.audit)
+    assert 5 <= kept <= 5 + 100
+    assert (await audit_events(engine))[-1]["user"] == "p249@x.org"
 
 
 async def test_history_feeds_peak_and_denials_of_the_last_day(engine: LicenceEngine) -> None:
@@ -501,17 +503,6 @@ async def test_history_feeds_peak_and_denials_of_the_last_day(engine: LicenceEng
 
 
 # The store
-
-
-async def test_scripts_reload_after_the_server_forgets_them(engine: LicenceEngine) -> None:
-    if not isinstance(engine.store, Redis) or "fakeredis" in type(engine.store).__module__:
-        pytest.skip("SCRIPT FLUSH is proven on the real server")
-    await engine.configure(concurrent_seats=2, named_seats=0)
-    await engine.admit("a@x.org", "a")
-    # Harmless to other users of the shared server: redis-py loads a script again on NOSCRIPT.
-    await engine.store.script_flush()
-    assert (await engine.admit("b@x.org", "b")).outcome == "admitted"
-    assert (await engine.usage()).in_use == 2
 
 
 def closed_port() -> int:

@@ -283,7 +283,7 @@ async def test_people_in_no_group_cost_no_record(engine: LicenceEngine) -> None:
     await engine.admit("a@x.org", "a", groups=[HR, "staff"])
     assert await engine.store.hgetall(engine.keys.sessions("a@x.org")) != {}
     assert await engine.store.hexists(engine.keys.sessions("a@x.org"), "!") is False
-    assert await engine.store.exists(engine.keys.key("pool_use")) == 0
+    assert await engine.store.exists(engine.keys.key("charges")) == 0
     await engine.set_pools(cap=f"{HR}=2")
     await engine.admit("b@x.org", "b", groups=["staff"])
     assert await engine.store.hexists(engine.keys.sessions("b@x.org"), "!") is False

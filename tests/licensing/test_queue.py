@@ -214,9 +214,10 @@ async def test_the_estimate_comes_from_slots_freed_lately_and_is_unknown_without
     await ask(engine, "w1")
     await ask(engine, "b")
     later = await engine.heartbeat("w3@x.org", "w3")
-    # The slot freed an hour ago is out of the window; the holders who idled out since are
-    # counted when their expiry is noticed, now.
-    now_freed = estimate_wait(1, [0] * 59 + [2], poll=engine.queue_poll)
+    # The slot freed an hour ago is out of the window; a holder who idled out since is counted
+    # when the expiry is noticed, now: b's. w1 takes its own expired slot straight back in the
+    # same decision, so that slot never freed for anyone.
+    now_freed = estimate_wait(1, [0] * 59 + [1], poll=engine.queue_poll)
     assert now_freed is not None and later.position == 1 and later.wait_thin
     assert later.estimated_wait == now_freed.typical
 

@@ -1,17 +1,22 @@
 -- Admits a person into a new session: a named seat (held, or taken by group while one is free),
--- else a concurrent slot (one per person, however many sessions), else a refusal.
--- KEYS[1] the person's sessions hash; ARGV[1] the settings (see common.lua).
--- ARGV[2] person, ARGV[3] session id, ARGV[4] '1' when the person is in a named group,
--- ARGV[5] the generation of pool rules the caller knows, ARGV[6..] the person's groups that
--- the rules name.
--- Returns {outcome ('admitted' | 'pool_full' | 'group_cap' | 'no_licence' | 'ended'), licence,
---          expires_at_ms, capacity, in_use, retry_after_ms}, a refusal also {group, limit, held}.
+-- else a concurrent slot (one per person, however many sessions), else a refusal. Nearly
+-- always nobody waits: this call declares no key of the waiting line, and answers {'decide'},
+-- having changed nothing, when someone waits or the person would take a place in line; the
+-- engine then calls admit_waiting.lua, which decides every case.
+-- KEYS: sessions config pool active named quarantine ended audit counters charges history
+--       record
+-- ARGV: [1] the settings (see context.lua), [2] person, [3] session id, [4] '1' when the person
+--       is in a named group, [5] the generation of pool rules the caller knows, [6..] the
+--       person's groups that the rules name.
+-- Returns {outcome ('admitted' | 'pool_full' | 'group_cap' | 'queue_full' | 'no_licence' |
+--          'ended'), licence, expires_at_ms, capacity, in_use, retry_after_ms}, a refusal also
+--          {group, limit, held, position, estimated wait} (see admission.lua); or {'decide'}.
 -- An UNCONFIGURED error when the installation has no settings, a POOLS error when the pool
--- rules changed since the caller learnt them (see admit() in common.lua).
+-- rules changed since the caller learnt them (see admission.lua).
 -- 'ended' when the session id was abandoned (see release.lua): the gateway gave up waiting for
 -- this admission and released the id, so an admission arriving after that takes no slot.
-cull(true)
-if (tonumber(redis.call('ZSCORE', K_ENDED, '~' .. ARGV[3])) or 0) > NOW then
+cull()
+if (tonumber(redis.call('ZSCORE', K.ended, '~' .. ARGV[3])) or 0) > NOW then
   return {'ended', '', 0, capacities(), in_use(), 0}
 end
 return admit(ARGV[2], ARGV[3], ARGV[4], NOW, 'admitted', ARGV[5])

@@ -1,12 +1,12 @@
 -- Changes the pool rules (reservations and/or caps) for an administrator. Nobody's session
 -- ends: a group over a shrunk cap or reservation drains as its members leave.
--- KEYS[1] the config hash; ARGV[1] the settings (see common.lua).
--- ARGV[2] reservations ("group=N,...", '' for none; nil-like '-' keeps them), ARGV[3] caps
--- (likewise), ARGV[4] who.
+-- KEYS: config charges pool active quarantine ended audit counters
+-- ARGV: [1] the settings (see context.lua), [2] reservations ("group=N,...", '' for none; '-'
+--       keeps them), [3] caps (likewise), [4] who.
 -- Returns {'ok' | a sentence saying why the rules were refused, generation, reservations, caps}.
 cull(true)
 local reserve, cap = ARGV[2], ARGV[3]
-local before_reserve, before_cap = pool_lib().texts()
+local before_reserve, before_cap = P.texts()
 if reserve == '-' then reserve = before_reserve end
 if cap == '-' then cap = before_cap end
 local caps, total = {}, 0
@@ -25,7 +25,8 @@ if verdict == 'ok' and total > concurrent then
     concurrent .. '.'
 end
 if verdict == 'ok' and (reserve ~= before_reserve or cap ~= before_cap) then
-  pool_lib().set(reserve, cap)
+  local refused = P.set(reserve, cap)
+  if refused then return refused end
   capacities()
   audit('resized', '', '', '', ARGV[4] .. ' reserve=' .. reserve .. ' cap=' .. cap)
 else
