@@ -75,7 +75,7 @@ SEARCH = text("search", "people whose name contains it (case-insensitive)", defa
 _PERSON_CHAR = r"[^;/\\%\x00-\x1f\x7f-\x9f]"
 PERSON = text(
     "person",
-    'the person, as their identity claim names them (no "/", "\\", ";" or "%")',
+    'the person, as their identity claim names them (no slash, backslash, ";" or "%")',
     minLength=1,
     pattern=rf"^{_PERSON_CHAR}*[^;/\\%.\s\x00-\x1f\x7f-\x9f]{_PERSON_CHAR}*$",
 )
