@@ -34,7 +34,13 @@ class Administration:
         prefix = settings.path_prefix
         self.ops = Operations(engine, settings)
         self.recommender = Recommender(engine, settings)
-        self.api = AdminAPI(self.ops, self.recommender, guard=guard)
+        self.api = AdminAPI(
+            self.ops,
+            self.recommender,
+            guard=guard,
+            prefix=prefix,
+            cookie_name=settings.cookie_name,
+        )
         self.metrics = Metrics(engine)
         self.console = Console(self.ops, prefix)
         self.guard = guard

@@ -142,7 +142,7 @@ class Console:
         if action == "assign":
             answer = await self.ops.assign(form.get("person", ""), by=by)
             if isinstance(answer, Refused):
-                return 409, answer.body["error"], _refusal(answer)
+                return 409, answer.body["error"], str(answer.body["message"])
             return 200, "assigned", f"{answer['person']}: named seat {answer['outcome']}."
         if action == "unassign":
             person = form.get("person", "")
@@ -184,11 +184,3 @@ class Console:
         error = outcome if outcome in ("csrf", "not_found", "method_not_allowed") else "refused"
         body = {"error": error, "message": text}
         return JSONResponse(body, status_code=status, headers=pages.NO_STORE)
-
-
-def _refusal(answer: Refused) -> str:
-    body = answer.body
-    if body["error"] == "cooldown":
-        minutes = max(1, round(body["retry_after"] / 60))
-        return f"No seat for {body['person']}: the free seat cools down for {minutes} more minutes."
-    return f"No named seat is free for {body['person']}."

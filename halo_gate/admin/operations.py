@@ -6,6 +6,7 @@ every worker and the CLI answer the same.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,8 +31,22 @@ class BadRequest(ValueError):
     """A client's mistake; the message is one sentence naming the parameter."""
 
 
+class Conflict(BadRequest):
+    """A well-formed request that does not fit the installation as it is (pool rules that
+    reserve more than the pool holds, say); the message is one sentence."""
+
+
+def whole(value: object) -> object:
+    """A JSON number written with a fraction of zero (``5.0``) as the integer it is, as JSON
+    Schema counts it; anything else unchanged."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def seat_count(name: str, value: object) -> int:
     """``value`` (from JSON) as a number of seats or slots: a whole number, 0 to MAX_SEATS."""
+    value = whole(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEATS:
         shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
         raise BadRequest(
@@ -124,16 +139,28 @@ class Operations:
         if len(seats["assigned"]) < seats["seats"] and seats["quarantined"]:
             # A seat exists but is cooling down after being taken from someone else.
             first = min(seats["quarantined"], key=lambda q: q["until"])
+            wait = max(1, int(first["until"] - seats["now"]))
+            minutes = max(1, round(wait / 60))
             return Refused(
                 409,
                 {
                     "error": "cooldown",
+                    "message": f"No seat for {person}: the free seat cools down for {minutes} "
+                    "more minutes.",
                     "person": person,
                     "until": first["until"],
-                    "retry_after": max(1, int(first["until"] - seats["now"])),
+                    "retry_after": wait,
                 },
             )
-        return Refused(409, {"error": "no_seat", "person": person, "seats": seats["seats"]})
+        return Refused(
+            409,
+            {
+                "error": "no_seat",
+                "message": f"No named seat is free for {person}.",
+                "person": person,
+                "seats": seats["seats"],
+            },
+        )
 
     async def unassign(self, person: str, *, by: str) -> bool:
         return await self.engine.unassign(person.strip().lower(), by=by)
@@ -155,13 +182,26 @@ class Operations:
                 "Send a JSON object with concurrent_seats, named_seats, pool_reserve and/or "
                 "pool_cap."
             )
+        unknown = sorted(body.keys() - {*SEAT_FIELDS, *POOL_FIELDS})
+        if unknown:
+            raise BadRequest(f"The body holds {unknown[0][:40]!r}, which is no capacity field.")
         rules = {}
         for name in POOL_FIELDS:
             if body.get(name) is not None:
+                given = body[name]
+                if not isinstance(given, str | dict):
+                    shown = repr(given)[:40]
+                    raise BadRequest(
+                        f"{name} has value {shown}. It must be text (group=N,...) or an object."
+                    )
+                if isinstance(given, dict):
+                    given = {group: whole(slots) for group, slots in given.items()}
                 try:
-                    rules[name] = as_text(normalise(body[name]))
+                    rules[name] = as_text(normalise(given))
                 except (PoolRulesError, TypeError, ValueError, AttributeError) as error:
-                    raise BadRequest(f"{name} has value {body[name]!r}. {error}") from None
+                    shown = repr(body[name])
+                    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+                    raise BadRequest(f"{name} has value {shown}. {error}") from None
         answer: dict[str, Any] = {}
         if body.keys() & set(SEAT_FIELDS):
             answer |= await self._resize_seats(body, by=by)
@@ -171,7 +211,8 @@ class Operations:
                     reserve=rules.get("pool_reserve"), cap=rules.get("pool_cap"), by=by
                 )
             except PoolRulesError as error:
-                raise BadRequest(str(error)) from None
+                # The rules were read above: what the store refuses is their fit to the pool.
+                raise Conflict(str(error)) from None
             answer |= {"pool_reserve": as_text(now.reserve), "pool_cap": as_text(now.cap)}
         return answer
 
@@ -195,7 +236,10 @@ class Operations:
         reason: str | None = None,
     ) -> dict[str, Any]:
         if before is not None and not _stream_id(before):
-            raise BadRequest(f"before has value {before!r}. It must be an event id.")
+            raise BadRequest(f"before has value {before[:40]!r}. It must be an event id.")
+        if before is not None and not before.strip("0-"):
+            # Nothing is older than the first possible id (which the store refuses to exclude).
+            return {"events": [], "next_before": None, "limit": limit, "scanned": 0}
         page: EventPage = await events(
             self.engine,
             limit=limit,
@@ -240,6 +284,10 @@ class Operations:
         }
 
 
+# An audit entry's id, "ms-seq": two 64-bit unsigned integers, so at most 19 digits each
+# are always in range.
+STREAM_ID = r"[0-9]{1,19}(-[0-9]{1,19})?"
+
+
 def _stream_id(text: str) -> bool:
-    left, _, right = text.partition("-")
-    return left.isdigit() and (right == "" or right.isdigit())
+    return re.fullmatch(STREAM_ID, text) is not None

@@ -32,7 +32,7 @@ from .identify import Identifier
 from .paths import HOST_LIKE, PathPrefixes
 from .pipeline import Pipeline
 from .routes import OwnRoutes
-from .verdict import ENDED
+from .verdict import ENDED, Gate
 
 logger = logging.getLogger("halo_gate")
 
@@ -79,6 +79,7 @@ class HaloGate:
         self._read_cookie = core.cookies.read
         self._between_heartbeats = self.decider.between_heartbeats
         self._own = PathPrefixes((settings.path_prefix,))
+        self._own_under = settings.path_prefix.rstrip("/") + "/"
         self._public = self.pipeline.public
         self._passive = self.pipeline.passive
         self._cookie_only = source is None
@@ -114,6 +115,11 @@ class HaloGate:
                 await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION})
                 return
             await self.routes(scope, receive, send)
+            return
+        if path.startswith(self._own_under):
+            # Under the prefix, yet none of ours (a "." or ";" segment: see PathPrefixes):
+            # the prefix is never the application's, so the request is refused here.
+            await self.answer(Gate("bad_path"), self.app, scope, receive, send)
             return
         session = self.codec.decode(self._read_cookie(scope))
         if (

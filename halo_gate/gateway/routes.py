@@ -338,6 +338,8 @@ class OwnRoutes:
             logger.warning("licence store unavailable at sign-out everywhere: %s", error)
 
     async def _me(self, request: Request) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return self._method_not_allowed(request, "GET")
         visitor = await self._visitor(request)
         if visitor is None:
             return self._nobody(request)
@@ -402,7 +404,7 @@ class OwnRoutes:
         return await self._admin.handle(request, caller)
 
     def _method_not_allowed(self, request: Request, allowed: str) -> Response:
-        return pages.error(
+        response = pages.error(
             pages.wants_html(request.headers),
             405,
             "method_not_allowed",
@@ -410,3 +412,5 @@ class OwnRoutes:
             f"This page answers {allowed} only.",
             [("Home", "/")],
         )
+        response.headers["Allow"] = allowed.replace(" and ", ", ")
+        return response

@@ -169,7 +169,7 @@ async def test_capacity_takes_only_whole_numbers_up_to_ten_million(
         {"concurrent_seats": 10**20},
         {"concurrent_seats": 10_000_001},
         {"named_seats": 2**63},
-        {"concurrent_seats": 4.0},
+        {"concurrent_seats": 4.5},
         {"concurrent_seats": True},
     ):
         answer = await call(root, "PUT", "/_halo/api/capacity", json=bad)
@@ -177,6 +177,9 @@ async def test_capacity_takes_only_whole_numbers_up_to_ten_million(
         assert "whole number from 0 to 10,000,000" in answer.json()["message"]
     usage = await site.engine.usage()
     assert (usage.concurrent_seats, usage.named_seats) == (3, 1)
+    # 4.0 is the JSON number 4, as JSON Schema's "integer" (and so the OpenAPI document) has it.
+    whole = await call(root, "PUT", "/_halo/api/capacity", json={"concurrent_seats": 4.0})
+    assert whole.json() == {"concurrent_seats": 4, "named_seats": 1}
     most = await call(root, "PUT", "/_halo/api/capacity", json={"concurrent_seats": 10_000_000})
     assert most.json() == {"concurrent_seats": 10_000_000, "named_seats": 1}
 

@@ -44,14 +44,15 @@ async def test_capacity_api_reads_and_changes_the_pool_rules(
         "pool_reserve": "service-desk=3,vip=1",
         "pool_cap": "hr=4",
     }
-    for bad, words in (
-        ({"pool_cap": "hr=four"}, "pool_cap has value 'hr=four'. The entry 'hr=four' is not"),
-        ({"pool_reserve": {"hr": 5}}, "reservation of 5 slots for hr is above its cap of 4"),
-        ({"pool_reserve": "a=10,b=3"}, "add up to 13 slots, more than the pool's 12"),
-        ({"pool_cap": 7}, "pool_cap has value 7."),
+    # Malformed rules are a bad request; rules that do not fit the pool, a conflict.
+    for bad, status, words in (
+        ({"pool_cap": "hr=four"}, 400, "pool_cap has value 'hr=four'. The entry 'hr=four' is not"),
+        ({"pool_reserve": {"hr": 5}}, 409, "reservation of 5 slots for hr is above its cap of 4"),
+        ({"pool_reserve": "a=10,b=3"}, 409, "add up to 13 slots, more than the pool's 12"),
+        ({"pool_cap": 7}, 400, "pool_cap has value 7."),
     ):
         answer = await call(root, "PUT", "/_halo/api/capacity", json=bad)
-        assert answer.status_code == 400, bad
+        assert answer.status_code == status, bad
         assert words in answer.json()["message"], answer.json()
     groups = (await site.engine.usage()).groups
     assert (groups["service-desk"].reserved, groups["hr"].cap) == (3, 4)

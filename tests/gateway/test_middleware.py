@@ -427,3 +427,24 @@ async def test_simultaneous_requests_at_a_due_heartbeat_make_one_store_call(make
         responses = await asyncio.gather(*(http.get("/whoami") for _ in range(20)))
     assert [response.status_code for response in responses] == [200] * 20
     assert calls == 1
+
+
+async def test_a_path_under_the_prefix_is_never_the_applications(make: Make) -> None:
+    gate = make()
+    cookie = await signed_in(gate, "u@example.com")
+    async with client(gate, cookie) as c:
+        assert (await c.get("/whoami", headers=JSON)).status_code == 200  # signed in
+        for path in ("/_halo/api/named/a;b", "/_halo/..;/whoami", "/_halo/%2e%2e/x"):
+            answer = await c.get(path, headers=JSON)
+            assert answer.status_code == 400 and answer.json()["error"] == "bad_path", path
+
+
+async def test_me_answers_get_only_and_says_so(make: Make) -> None:
+    gate = make()
+    cookie = await signed_in(gate, "u@example.com")
+    async with client(gate, cookie) as c:
+        assert (await c.head("/_halo/me")).status_code == 200
+        refused = await c.post("/_halo/me", headers={"origin": BASE, **JSON})
+        assert refused.status_code == 405 and refused.headers["allow"] == "GET"
+        logout = await c.put("/_halo/logout", headers={"origin": BASE, **JSON})
+        assert logout.status_code == 405 and logout.headers["allow"] == "GET, POST"
