@@ -46,6 +46,9 @@ Making it fast
   (``d = c - A'y``). When prices are whole pennies every cost is a multiple of their gcd, so
   the bound rounds up to that step. If the best split meets it, it is optimal: on the guide's
   shapes this settles 10,000 people x 90 days in seconds.
+* **Time limit.** With ``time_limit`` every HiGHS call gets the time left. At the limit the
+  best split found so far is returned with the bound it is proven against (proof
+  ``"time_limit"``): a 20,000-person month can spend hours closing the last cost step.
 * **Reduced-cost fixing, then search.** Otherwise a split cheaper than the best costs at most
   ``best - step``; a person whose reduced cost exceeds that slack keeps their LP value in every
   such split and leaves the programme (the restart trick of MIP solvers, done once on the full
@@ -56,6 +59,7 @@ Making it fast
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,6 +85,14 @@ class SolverFailure(RuntimeError):
     """HiGHS reported something other than a proven optimum (it should never happen)."""
 
 
+class OutOfTime(RuntimeError):
+    """The time limit passed before even the first LP relaxation was solved."""
+
+
+class _Stopped(Exception):
+    """A HiGHS call reached the time limit."""
+
+
 @dataclass(frozen=True)
 class Split:
     """A licence split: who is named (indices into the log's people) and the pool size."""
@@ -88,8 +100,10 @@ class Split:
     named: tuple[int, ...]
     slots: int
     monthly_cost: float
-    # How the optimum was proven: "prices" (no solver), "bound" (LP bound met), "search" (MILP).
+    # How the optimum was proven: "prices" (no solver), "bound" (LP bound met), "search" (MILP);
+    # "time_limit": not proven, but no split costs less than ``lower_bound``.
     proof: str = "prices"
+    lower_bound: float | None = None  # monthly; None when the split is proven optimal
 
     @property
     def annual_cost(self) -> float:
@@ -102,8 +116,15 @@ def pool_peak(merged: UsageLog, named: Mask) -> int:
     return sweep(merged.start[free], merged.end[free]).peak
 
 
-def optimal_split(merged: UsageLog, price_named: float, price_concurrent: float) -> Split:
-    """The cheapest split for merged sessions (see the module docstring for the method)."""
+def optimal_split(
+    merged: UsageLog,
+    price_named: float,
+    price_concurrent: float,
+    *,
+    time_limit: float | None = None,
+) -> Split:
+    """The cheapest split for merged sessions (see the module docstring for the method), or
+    with ``time_limit`` (seconds) the best one found by then."""
     everyone = sweep(merged.start, merged.end)
     if everyone.peak == 0 or price_concurrent <= price_named:
         return Split((), everyone.peak, price_concurrent * everyone.peak)
@@ -115,6 +136,7 @@ def optimal_split(merged: UsageLog, price_named: float, price_concurrent: float)
         # Naming nobody is always a split, so the search starts from it.
         best=Split((), everyone.peak, price_concurrent * everyone.peak),
         slots_upper=everyone.peak,
+        deadline=None if time_limit is None else time.monotonic() + time_limit,
     )
     return search.run()
 
@@ -154,6 +176,7 @@ class _Search:
     # Bounds proven for every split cheaper than ``best``.
     slots_lower: int = 0
     slots_upper: int = 0
+    deadline: float | None = None  # time.monotonic() at the time limit
     must_name: Mask = field(init=False)
     never_name: Mask = field(init=False)
 
@@ -163,12 +186,21 @@ class _Search:
 
     def run(self) -> Split:
         chosen = self._busiest_per_day()
+        solved: tuple[_Model, _Relaxation] | None = None
         # Phase 1: the LP relaxation over all instants, by adding the instants it violates.
+        # At the time limit, the last relaxation solved is a relaxation all the same.
         while True:
             model = self._model(chosen)
             if model is None:  # only when no instant has anyone online: nothing to decide
                 return self._proven(self._evaluate(self.must_name), "bound")
-            relaxed = self._relax(model)
+            try:
+                relaxed = self._relax(model)
+            except _Stopped:
+                if solved is None:
+                    raise OutOfTime("The time limit passed before the first relaxation.") from None
+                model, relaxed = solved
+                break
+            solved = model, relaxed
             over = self._fractional_pool_load(model, relaxed.x) - relaxed.x[-1]
             if not (over > TOLERANCE).any():
                 break
@@ -183,7 +215,11 @@ class _Search:
         # Phase 2: exact search on the variables the bound could not fix, adding instants as
         # long as the restricted optimum violates one.
         while True:
-            candidate = self._solve(self._model(chosen))
+            try:
+                candidate = self._solve(self._model(chosen))
+            except _Stopped:
+                best = self.best
+                return Split(best.named, best.slots, best.monthly_cost, "time_limit", bound)
             if candidate is None or candidate.monthly_cost >= self.best.monthly_cost:
                 return self._proven(self.best, "search")
             named = self._mask(candidate.named)
@@ -192,6 +228,15 @@ class _Search:
                 return self._proven(candidate, "search")
             self._consider(named)
             chosen |= _worst_per_stretch(over)
+
+    def _time_left(self) -> dict[str, float]:
+        """HiGHS's ``time_limit`` option for the time left (nothing without a limit)."""
+        if self.deadline is None:
+            return {}
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise _Stopped
+        return {"time_limit": left}
 
     def _proven(self, split: Split, proof: str) -> Split:
         return Split(split.named, split.slots, split.monthly_cost, proof)
@@ -297,7 +342,10 @@ class _Search:
             b_ub=-model.need.astype(float),
             bounds=np.column_stack((lower, upper)),
             method="highs",
+            options=self._time_left(),
         )
+        if result.status == 1:  # the time limit
+            raise _Stopped
         if result.status != 0:
             raise SolverFailure(f"HiGHS could not solve the LP relaxation: {result.message}")
         duals = np.maximum(0.0, -np.asarray(result.ineqlin.marginals, dtype=np.float64))
@@ -315,8 +363,12 @@ class _Search:
         self.must_name[model.people[x[:-1] > 1 - TOLERANCE]] = True
         self.never_name[model.people[x[:-1] < TOLERANCE]] = True
         self.best = Split((), 0, math.inf)
-        dive = self._solve(self._model(chosen))
-        self.must_name, self.never_name, self.best = saved
+        try:
+            dive = self._solve(self._model(chosen))
+        except _Stopped:
+            dive = None
+        finally:
+            self.must_name, self.never_name, self.best = saved
         if dive is not None:
             named = self._mask(dive.named)
             self._consider(_polish(self.merged, self.moments, self.loads, named, self.prices))
@@ -363,8 +415,10 @@ class _Search:
             integrality=np.ones(cost.size),
             bounds=Bounds(lower, upper),
             constraints=LinearConstraint(self._matrix(model), model.need.astype(float), np.inf),
-            options={"mip_rel_gap": 0.0},
+            options={"mip_rel_gap": 0.0, **self._time_left()},
         )
+        if result.status == 1:  # the time limit
+            raise _Stopped
         if result.status == 2:  # infeasible: no split cheaper than the best is left
             return None
         if result.status != 0 or result.x is None:

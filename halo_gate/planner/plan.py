@@ -8,6 +8,9 @@ With ``max_denial_rate`` R > 0 the named people are those of the exact zero-deni
 pool is then the smallest one whose replayed denial rate is at most R (see ``replay``). Denials
 depend on the order of logins, which no covering constraint expresses, so that step is exact
 for the pool given the named people rather than jointly.
+
+With ``time_limit`` (seconds) the split is the best one the optimiser found by then, and the plan
+says how far from the optimum it may be at worst (``lower_bound``; see ``optimise``).
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ class Plan:
     max_denial_rate: float
     denial_rate: float
     proof: str
+    lower_bound: float | None  # monthly; None when the split is proven optimal
     current: Current | None
     everyone: Sweep  # people online over time
     pool: Sweep  # people without a named seat online over time
@@ -114,6 +118,7 @@ class Plan:
             "denial_rate": round(self.denial_rate, 6),
             "max_denial_rate": self.max_denial_rate,
             "proof": self.proof,
+            **self._lower_bound(),
             "reasons": [reason.as_json() for reason in self.named],
         }
         current_cost = self.current_annual_cost
@@ -126,6 +131,11 @@ class Plan:
             }
         return data
 
+    def _lower_bound(self) -> dict[str, Any]:
+        if self.lower_bound is None:
+            return {}
+        return {"annual_cost_lower_bound": exact(annual(1, self.lower_bound))}
+
 
 def plan_records(
     records: Iterable[tuple[str, datetime | int, datetime | int]],
@@ -135,6 +145,7 @@ def plan_records(
     price_named_only: float | None = None,
     max_denial_rate: float = 0.0,
     current: Current | None = None,
+    time_limit: float | None = None,
 ) -> Plan:
     """The plan for ``(person, start, end)`` records (datetimes, naive = UTC, or epoch seconds)."""
     return plan_usage(
@@ -144,6 +155,7 @@ def plan_records(
         price_named_only=price_named_only,
         max_denial_rate=max_denial_rate,
         current=current,
+        time_limit=time_limit,
     )
 
 
@@ -155,10 +167,11 @@ def plan_usage(
     price_named_only: float | None = None,
     max_denial_rate: float = 0.0,
     current: Current | None = None,
+    time_limit: float | None = None,
 ) -> Plan:
     """The cheapest plan for recorded sessions (see the module docstring)."""
     merged = merge_sessions(log)
-    split = optimal_split(merged, price_named, price_concurrent)
+    split = optimal_split(merged, price_named, price_concurrent, time_limit=time_limit)
     is_named = np.zeros(len(log.people), dtype=np.bool_)
     is_named[list(split.named)] = True
     free = ~is_named[merged.owner]
@@ -181,6 +194,7 @@ def plan_usage(
         max_denial_rate=max_denial_rate,
         denial_rate=denial_rate(pool_start, pool_end, slots),
         proof=split.proof,
+        lower_bound=split.lower_bound,
         current=current,
         everyone=everyone,
         pool=pool,
