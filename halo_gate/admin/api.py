@@ -61,7 +61,7 @@ class AdminAPI:
             return _error(405, "method_not_allowed", f"{resource} answers {allowed}.")
         if bool(item) != ((resource, method) in self._with_item):
             return _error(404, "not_found", f"{method} {resource} takes no such path.")
-        # The planner may take longer than a store call; it runs in a thread meanwhile.
+        # The recommendation may wait a moment for a run it started (``recommend.WAIT``).
         limit = None if resource == "recommendation" else self.timeout
         try:
             async with asyncio.timeout(limit):

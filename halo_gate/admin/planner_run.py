@@ -1,0 +1,136 @@
+"""One bounded run of the planner's process (``planning``), fed the session record by the
+worker that started it.
+
+The worker does no planning and holds no record: it copies the store's entries to the
+process's stdin a chunk at a time, as the store returned them, and waits on the process's
+answer without blocking its event loop. The run is bounded in wall-clock time here (the
+process is killed at the bound) and in memory and CPU time by the process itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from ..licensing import LicenceEngine
+from ..licensing.records import ClosedSession, encode_entry, now, record_chunks
+
+MIB = 2**20
+TIME_BOUND = 600.0  # seconds of wall clock per run, reading the record included
+MEMORY_BOUND = 4096 * MIB  # address space of the planner's process
+# The planner stops searching at this share of the time bound and answers with the best split
+# found, leaving the rest for reading the record and the work after the search.
+SEARCH_SHARE = 0.75
+PLANNER = (sys.executable, "-m", "halo_gate.admin.planning")
+# Numerical libraries on one thread each: the planner takes one core, never the gateway's.
+ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Bounds:
+    """What one run of the planner may take, and the command that runs it."""
+
+    seconds: float = TIME_BOUND
+    memory: int = MEMORY_BOUND
+    command: tuple[str, ...] = PLANNER
+
+    @property
+    def search_seconds(self) -> float:
+        return self.seconds * SEARCH_SHARE
+
+    @property
+    def cpu_seconds(self) -> int:
+        return math.ceil(self.seconds)
+
+
+def failed(reason: str) -> dict[str, Any]:
+    return {"status": "failed", "reason": reason}
+
+
+async def run_planner(
+    engine: LicenceEngine, bounds: Bounds, params: dict[str, Any], days: tuple[int, int]
+) -> dict[str, Any]:
+    """The planner's outcome on the sessions closed on ``days`` (first, last) and those still
+    open: ``{"status": "ok", ...}`` or ``failed``. Raises ``StoreUnavailable`` when the record
+    cannot be read; the process is gone when this returns or raises."""
+    # The process needs no secret: it gets none of the gateway's settings.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HALO_GATE_")} | ONE_THREAD
+    process = await asyncio.create_subprocess_exec(
+        *bounds.command,
+        "--memory",
+        str(bounds.memory),
+        "--cpu",
+        str(bounds.cpu_seconds),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    sent = 0
+    answered = asyncio.ensure_future(process.communicate())
+    try:
+        async with asyncio.timeout(bounds.seconds):
+            try:
+                sent = await _send(engine, process, params, days)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the process ended early: its answer says why
+            out, err = await answered
+    except TimeoutError:
+        of = f" on {sent:,} sessions" if sent else ""
+        return failed(
+            f"The planner did not finish{of} within its time bound of {bounds.seconds:g} s."
+        )
+    finally:
+        answered.cancel()
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    return _outcome(process.returncode, out, err, bounds)
+
+
+async def _send(
+    engine: LicenceEngine,
+    process: asyncio.subprocess.Process,
+    params: dict[str, Any],
+    days: tuple[int, int],
+) -> int:
+    """Writes the parameters, the record and the end line; returns how many sessions."""
+    pipe = process.stdin
+    assert pipe is not None
+    pipe.write(json.dumps(params).encode() + b"\n")
+    count = 0
+    async for entries in record_chunks(engine, *days):
+        pipe.write(b"\n".join(e if isinstance(e, bytes) else e.encode() for e in entries) + b"\n")
+        count += len(entries)
+        await pipe.drain()
+    at = int(await now(engine))
+    _, live = await engine.sessions()
+    for session in live:
+        opened = ClosedSession(session.person, session.licence, int(session.since), at, "open")
+        pipe.write(encode_entry(opened).encode() + b"\n")
+    count += len(live)
+    pipe.write(f"end {count}\n".encode())
+    await pipe.drain()
+    pipe.close()
+    return count
+
+
+def _outcome(returncode: int | None, out: bytes, err: bytes, bounds: Bounds) -> dict[str, Any]:
+    if returncode == 0:
+        try:
+            answer = json.loads(out)
+        except ValueError:
+            answer = None
+        if isinstance(answer, dict) and answer.get("status") in ("ok", "failed"):
+            return answer
+    if returncode in (-signal.SIGXCPU, -signal.SIGKILL):
+        return failed(f"The planner used up its CPU time bound of {bounds.cpu_seconds} s.")
+    last = err.decode(errors="replace").strip().splitlines()[-1:]
+    said = f": {last[0]}" if last else "."
+    return failed(f"The planner stopped with exit status {returncode}{said}")
