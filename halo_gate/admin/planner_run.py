@@ -3,16 +3,22 @@ worker that started it.
 
 The worker does no planning and holds no record: it copies the store's entries to the
 process's stdin a chunk at a time, as the store returned them, and waits on the process's
-answer without blocking its event loop. The run is bounded in wall-clock time here (the
-process is killed at the bound) and in memory and CPU time by the process itself.
+answer without blocking its event loop. As the process starts, before it has read anything,
+the worker bounds it (Linux): its address space (``RLIMIT_AS``), so an outsized record fails
+with a reason instead of pushing the host into swap; its CPU time (``RLIMIT_CPU``), so it ends
+even if the worker died; and its scheduling (``SCHED_IDLE``): it runs only on CPU time nothing
+else wants, so a request arriving on its core preempts it at once. Numerical libraries get one
+thread each. The worker kills the process at the wall-clock bound.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import os
+import resource
 import signal
 import sys
 from dataclasses import dataclass
@@ -28,6 +34,7 @@ MEMORY_BOUND = 4096 * MIB  # address space of the planner's process
 # found, leaving the rest for reading the record and the work after the search.
 SEARCH_SHARE = 0.75
 PLANNER = (sys.executable, "-m", "halo_gate.admin.planning")
+LOWEST_PRIORITY = 19  # niceness, where SCHED_IDLE is refused
 # Numerical libraries on one thread each: the planner takes one core, never the gateway's.
 ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
@@ -63,15 +70,12 @@ async def run_planner(
     env = {k: v for k, v in os.environ.items() if not k.startswith("HALO_GATE_")} | ONE_THREAD
     process = await asyncio.create_subprocess_exec(
         *bounds.command,
-        "--memory",
-        str(bounds.memory),
-        "--cpu",
-        str(bounds.cpu_seconds),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env=env,
     )
+    _bound(process.pid, bounds)
     sent = 0
     answered = asyncio.ensure_future(process.communicate())
     try:
@@ -92,6 +96,20 @@ async def run_planner(
             process.kill()
             await process.wait()
     return _outcome(process.returncode, out, err, bounds)
+
+
+def _bound(pid: int, bounds: Bounds) -> None:
+    cpu = bounds.cpu_seconds
+    try:
+        resource.prlimit(pid, resource.RLIMIT_AS, (bounds.memory, bounds.memory))
+        resource.prlimit(pid, resource.RLIMIT_CPU, (cpu, cpu + 5))
+    except ProcessLookupError:  # it ended already: nothing left to bound
+        return
+    try:
+        os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
+    except OSError:  # refused (a restricted container): the lowest priority instead
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, pid, LOWEST_PRIORITY)
 
 
 async def _send(

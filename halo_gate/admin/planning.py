@@ -1,12 +1,10 @@
 """The recommendation's planner, in a process of its own: ``python -m halo_gate.admin.planning``.
 
 A gateway worker never plans: it streams the session record into this process and reads back
-one line of JSON (see ``planner_run``). The process bounds itself before it reads anything: its
-address space (``--memory`` bytes, ``RLIMIT_AS``), so an outsized record fails with a reason
-instead of pushing the host into swap; its CPU time (``--cpu`` seconds, ``RLIMIT_CPU``), so it
-ends even if the worker that started it died; and it runs at a lower priority than the gateway,
-on one core (``planner_run`` sets its environment so). The planner itself stops searching after
-``time_limit`` seconds and then says how close to the optimum its split is.
+one line of JSON. The worker bounds the process as it starts (see ``planner_run``: address
+space, CPU time, idle scheduling, one thread); an outsized record then fails here with a
+reason. The planner itself stops searching after ``time_limit`` seconds and then says how close
+to the optimum its split is.
 
 Input (stdin): a line of JSON with ``since``, ``until``, ``prices`` (named, concurrent,
 named-only), ``current`` (named, concurrent) and ``time_limit``; then one session per line in
@@ -18,9 +16,7 @@ JSON, ``{"status": "ok", "sessions", "people", "first", "plan"}`` or
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import resource
 import sys
 from collections.abc import Iterator
@@ -31,20 +27,11 @@ from ..planner.optimise import OutOfTime, SolverFailure
 from ..planner.plan import Current, plan_usage
 from ..planner.usage import usage_from_records
 
-NICENESS = 10
 MIB = 2**20
 
 
 class IncompleteRecord(ValueError):
     """The stream ended before its ``end`` line: the worker or the store failed meanwhile."""
-
-
-def bound(memory: int, cpu: int) -> None:
-    """Caps this process's address space (bytes) and CPU time (seconds), and lowers its
-    priority."""
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
-    os.nice(NICENESS)
 
 
 def sessions(lines: Iterator[bytes], since: int, until: int) -> Iterator[tuple[str, int, int]]:
@@ -94,10 +81,11 @@ def peaks() -> dict[str, int]:
     return found
 
 
-def outcome(stream: BinaryIO, memory: int) -> dict[str, Any]:
+def outcome(stream: BinaryIO) -> dict[str, Any]:
     try:
         return plan(stream)
     except MemoryError:
+        memory = resource.getrlimit(resource.RLIMIT_AS)[0]
         reason = f"The planner needed more than its memory bound of {memory // MIB} MiB."
     except OutOfTime:
         reason = "The planner's time limit passed before it had a first bound."
@@ -108,13 +96,8 @@ def outcome(stream: BinaryIO, memory: int) -> dict[str, Any]:
     return {"status": "failed", "reason": reason}
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--memory", type=int, required=True, help="address space, bytes")
-    parser.add_argument("--cpu", type=int, required=True, help="CPU time, seconds")
-    args = parser.parse_args(argv)
-    bound(args.memory, args.cpu)
-    answer = {**outcome(sys.stdin.buffer, args.memory), **peaks()}
+def main() -> None:
+    answer = {**outcome(sys.stdin.buffer), **peaks()}
     sys.stdout.write(json.dumps(answer) + "\n")
 
 

@@ -4,6 +4,7 @@ bound answers why."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -167,6 +168,29 @@ async def test_a_run_past_its_memory_bound_says_why(engine: LicenceEngine, tmp_p
     failed = await worker.get()
     assert failed["status"] == "failed"
     assert failed["message"] == "The planner needed more than its memory bound of 1024 MiB."
+
+
+async def test_the_planner_runs_bounded_idle_on_one_thread_without_secrets(
+    engine: LicenceEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HALO_GATE_SECRET_KEY", "not-for-the-planner")
+    await record_four_hours(engine)
+    bounds = fake("report", tmp_path, memory=3072 * MIB, seconds=100)
+    worker = Recommender(engine, settings(), bounds=bounds, wait=0)
+    await worker.get()
+    await worker.join()
+    assert (await worker.get())["status"] == "ok"
+    assert json.loads((tmp_path / "bounds").read_text()) == {
+        "address_space": 3072 * MIB,
+        "cpu": 100,
+        "idle": True,
+        "environment": {
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+        },
+        "settings": [],
+    }
 
 
 async def test_a_worker_that_died_frees_the_lock_when_it_expires(
