@@ -21,6 +21,7 @@ import os
 import resource
 import signal
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,19 +125,31 @@ async def _send(
     pipe.write(json.dumps(params).encode() + b"\n")
     count = 0
     async for entries in record_chunks(engine, *days):
-        pipe.write(b"\n".join(e if isinstance(e, bytes) else e.encode() for e in entries) + b"\n")
-        count += len(entries)
+        lines, sent = _lines(entries)
+        pipe.write(lines)
+        count += sent
         await pipe.drain()
     at = int(await now(engine))
     _, live = await engine.sessions()
-    for session in live:
-        opened = ClosedSession(session.person, session.licence, int(session.since), at, "open")
-        pipe.write(encode_entry(opened).encode() + b"\n")
-    count += len(live)
-    pipe.write(f"end {count}\n".encode())
+    opened = [
+        encode_entry(ClosedSession(s.person, s.licence, int(s.since), at, "open")) for s in live
+    ]
+    lines, sent = _lines(opened)
+    pipe.write(lines + f"end {count + sent}\n".encode())
     await pipe.drain()
     pipe.close()
-    return count
+    return count + sent
+
+
+def _lines(entries: Sequence[bytes | str]) -> tuple[bytes, int]:
+    """Entries one a line, and how many. Joined as they are: a line break inside one (a
+    person's name may hold any character) would split it, so such entries are left out."""
+    raw = [entry if isinstance(entry, bytes) else entry.encode() for entry in entries]
+    lines = b"\n".join(raw) + b"\n"
+    if lines.count(b"\n") != len(raw):
+        raw = [entry for entry in raw if b"\n" not in entry]
+        lines = b"\n".join(raw) + b"\n"
+    return (lines, len(raw)) if raw else (b"", 0)
 
 
 def _outcome(returncode: int | None, out: bytes, err: bytes, bounds: Bounds) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from halo_gate.admin.planner_run import MIB, Bounds
 from halo_gate.admin.recommend import REUSE_MIN, Recommender
 from halo_gate.config import Settings
 from halo_gate.licensing import LicenceEngine
+from halo_gate.licensing.records import now
 from tests.conftest import REDIS_URL, drop_instance, unique_instance
 
 FAKE = Path(__file__).with_name("fake_planner.py")
@@ -217,3 +218,12 @@ async def test_small_records_are_planned_within_the_request(engine: LicenceEngin
     answer = await Recommender(engine, settings(), wait=60).get()
     assert answer["status"] == "ok" and answer["plan"]["concurrent_slots"] == 3
     assert answer["days_recorded"] == 0.2
+
+
+async def test_an_entry_with_a_line_break_is_left_out_not_misread(engine: LicenceEngine) -> None:
+    await record_four_hours(engine)
+    day = int(await now(engine)) // 86400
+    await engine.store.rpush(engine.keys.record(day), f"{day * 86400} 600 lcodd\nname@x.org")
+    answer = await Recommender(engine, settings(), wait=60).get()
+    assert answer["status"] == "ok", answer
+    assert (answer["sessions"], answer["people"]) == (12, 12)
