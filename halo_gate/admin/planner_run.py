@@ -4,7 +4,7 @@ worker that started it.
 The worker does no planning and holds no record: it copies the store's entries to the
 process's stdin a chunk at a time, as the store returned them, and waits on the process's
 answer without blocking its event loop. As the process starts, before it has read anything,
-the worker bounds it (Linux): its address space (``RLIMIT_AS``), so an outsized record fails
+the worker bounds it (on Linux): its address space (``RLIMIT_AS``), so an outsized record fails
 with a reason instead of pushing the host into swap; its CPU time (``RLIMIT_CPU``), so it ends
 even if the worker died; and its scheduling (``SCHED_IDLE``): it runs only on CPU time nothing
 else wants, so a request arriving on its core preempts it at once. Numerical libraries get one
@@ -18,7 +18,6 @@ import contextlib
 import json
 import math
 import os
-import resource
 import signal
 import sys
 from collections.abc import Sequence
@@ -100,6 +99,11 @@ async def run_planner(
 
 
 def _bound(pid: int, bounds: Bounds) -> None:
+    """The bounds above, on Linux; elsewhere only the wall-clock bound holds."""
+    if sys.platform != "linux":
+        return
+    import resource
+
     cpu = bounds.cpu_seconds
     try:
         resource.prlimit(pid, resource.RLIMIT_AS, (bounds.memory, bounds.memory))

@@ -16,6 +16,7 @@ JSON, ``{"status": "ok", "sessions", "people", "first", "plan"}`` or
 
 from __future__ import annotations
 
+import contextlib
 import json
 import resource
 import sys
@@ -74,7 +75,7 @@ def plan(stream: BinaryIO) -> dict[str, Any]:
 def peaks() -> dict[str, int]:
     """This process's peak resident memory and address space so far, MiB."""
     found = {"rss_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}
-    with open("/proc/self/status", encoding="ascii") as status:
+    with contextlib.suppress(OSError), open("/proc/self/status", encoding="ascii") as status:
         for line in status:
             if line.startswith("VmPeak:"):
                 found["address_space_peak_mib"] = int(line.split()[1]) // 1024
