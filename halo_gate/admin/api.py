@@ -126,7 +126,8 @@ class AdminAPI:
             if operation.item is not None:
                 item = operation.item.read(item)
             if resource in ("recommendation", "openapi.json"):
-                # The planner may take longer than a store call; it runs in a thread meanwhile.
+                # The recommendation may wait a moment for a run it started
+                # (``recommend.WAIT``), longer than a store call.
                 return await handler(self, request, item, by, args)
             return await self.guard.call(lambda: handler(self, request, item, by, args))
         except Conflict as error:

@@ -27,7 +27,7 @@ from ..licensing.records import now
 from .check import run_check
 from .export import export, iso, period
 from .operations import DEFAULT_PAGE, MAX_SEATS, BadRequest, Operations, Refused, seat_count_text
-from .recommend import recommendation
+from .recommend import Recommender
 
 FAILED = 1
 FOLLOW_POLL = 1.0
@@ -372,8 +372,14 @@ async def _export(ops: Operations, args: argparse.Namespace) -> int:
 
 
 async def _recommend(ops: Operations, args: argparse.Namespace) -> int:
-    print("reading the session record and planning…", file=sys.stderr, flush=True)
-    answer = await recommendation(ops.engine, ops.settings)
+    recommender = Recommender(ops.engine, ops.settings)
+    answer = await recommender.get()
+    if answer["status"] == "computing":
+        print("computing the recommendation…", file=sys.stderr, flush=True)
+    while answer["status"] == "computing":
+        # This process's own run, or another worker's: either ends within its time bound.
+        await asyncio.sleep(FOLLOW_POLL)
+        answer = await recommender.get()
     if args.json:
         return _print_json(answer.get("plan", answer))
     if answer["status"] != "ok":

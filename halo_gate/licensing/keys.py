@@ -45,6 +45,16 @@ class Keyspace:
         return self.key(f"history:{day}")
 
     @property
+    def recommendation(self) -> str:
+        """The recommended split last computed, shared by every worker (JSON)."""
+        return self.key("recommendation")
+
+    @property
+    def recommendation_lock(self) -> str:
+        """Held by the worker computing the recommendation (a redis-py lock, with expiry)."""
+        return self.key("recommendation:lock")
+
+    @property
     def ended_channel(self) -> str:
         """The pub/sub channel on which ended sessions are announced to every worker."""
         return self.key("ended")

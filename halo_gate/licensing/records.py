@@ -25,7 +25,9 @@ _REASONS: dict[str, EndReason] = {
     "a": "admin",
     "u": "unassigned",
     "s": "session_cap",
+    "o": "open",  # never stored: sessions still open, encoded alike (``encode_entry``)
 }
+_REASON_CODES = {reason: code for code, reason in _REASONS.items()}
 _LICENCES: dict[str, LicenceType] = {"n": "named", "c": "concurrent"}
 DAY = 86400
 MINUTE = 60
@@ -55,6 +57,15 @@ def decode_entry(entry: Any) -> ClosedSession:
     )
 
 
+def encode_entry(session: ClosedSession) -> str:
+    """The entry ``decode_entry`` reads back."""
+    duration = session.end - session.start
+    return (
+        f"{session.start} {duration} {_REASON_CODES[session.end_reason]}"
+        f"{session.licence[0]}{session.person}"
+    )
+
+
 async def now(engine: LicenceEngine) -> float:
     """The scripts' clock: the store's time plus the engine's offset (0 outside tests)."""
     try:
@@ -64,26 +75,50 @@ async def now(engine: LicenceEngine) -> float:
     return seconds + micros / 1e6 + engine.clock_offset
 
 
-async def closed_sessions(
+async def record_chunks(
     engine: LicenceEngine, first_day: int, last_day: int
-) -> AsyncIterator[ClosedSession]:
-    """Sessions recorded on days ``first_day`` to ``last_day`` (days since the epoch), in the
-    order they were recorded: closed on that day, or found that day to have idled out earlier
-    (their ``end`` says when). Reading on to today finds every session that ended in the
-    period."""
+) -> AsyncIterator[list[bytes | str]]:
+    """The entries of sessions recorded on days ``first_day`` to ``last_day`` (days since the
+    epoch) as stored, up to ``CHUNK`` at a time, in the order they were recorded: closed on that
+    day, or found that day to have idled out earlier (their end says when). Reading on to today
+    finds every session that ended in the period."""
     try:
         for day in range(first_day, last_day + 1):
             key = engine.keys.record(day)
             offset = 0
             while True:
-                entries: list[Any] = await engine.store.lrange(key, offset, offset + CHUNK - 1)
-                for entry in entries:
-                    yield decode_entry(entry)
+                entries: list[bytes | str] = await engine.store.lrange(
+                    key, offset, offset + CHUNK - 1
+                )
+                if entries:
+                    yield entries
                 if len(entries) < CHUNK:
                     break
                 offset += CHUNK
     except RedisError as error:
         raise StoreUnavailable(str(error)) from error
+
+
+async def record_length(engine: LicenceEngine, first_day: int, last_day: int) -> int:
+    """How many sessions closed on days ``first_day`` to ``last_day``."""
+    try:
+        async with engine.store.pipeline(transaction=False) as pipe:
+            for day in range(first_day, last_day + 1):
+                pipe.llen(engine.keys.record(day))
+            lengths: list[int] = await pipe.execute()
+    except RedisError as error:
+        raise StoreUnavailable(str(error)) from error
+    return sum(lengths)
+
+
+async def closed_sessions(
+    engine: LicenceEngine, first_day: int, last_day: int
+) -> AsyncIterator[ClosedSession]:
+    """Sessions that closed on days ``first_day`` to ``last_day`` (days since the epoch), in
+    order of their end day, then of their closing."""
+    async for entries in record_chunks(engine, first_day, last_day):
+        for entry in entries:
+            yield decode_entry(entry)
 
 
 async def session_record(

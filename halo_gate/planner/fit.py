@@ -32,9 +32,12 @@ def fit(
     max_denial_rate: float = 0.0,
     gap: float = 0.0,
     hint: Times | None = None,
+    *,
+    time_limit: float | None = None,
 ) -> Fit:
-    """The plan's named people and pool; ``gap`` and ``hint`` as in ``optimal_split``."""
-    split = optimal_split(merged, price_named, price_concurrent, gap, hint)
+    """The plan's named people and pool; ``gap``, ``hint`` and ``time_limit`` as in
+    ``optimal_split``."""
+    split = optimal_split(merged, price_named, price_concurrent, gap, hint, time_limit=time_limit)
     named = np.zeros(len(merged.people), dtype=np.bool_)
     named[list(split.named)] = True
     slots = split.slots

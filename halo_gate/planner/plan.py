@@ -11,6 +11,8 @@ for the pool given the named people rather than jointly.
 
 ``validate`` adds the rolling backtest of that method (``backtest``); ``target_denial_rate``
 sizes the pool from the backtest instead, keeping the exact optimum's named people.
+With ``time_limit`` (seconds) the split is the best one the optimiser found by then, and the plan
+says how far from the optimum it may be at worst (``lower_bound``; see ``optimise``).
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ class Plan:
     max_denial_rate: float
     denial_rate: float
     proof: str
+    lower_bound: float | None  # monthly; None when the split is proven optimal
     current: Current | None
     everyone: Sweep  # people online over time
     pool: Sweep  # people without a named seat online over time
@@ -152,6 +155,7 @@ class Plan:
             "denial_rate": round(self.denial_rate, 6),
             "max_denial_rate": self.max_denial_rate,
             "proof": self.proof,
+            **self._lower_bound(),
             "reasons": [reason.as_json() for reason in self.named],
         }
         current_cost = self.current_annual_cost
@@ -168,6 +172,11 @@ class Plan:
             data["target"] = self.target.as_json()
         return data
 
+    def _lower_bound(self) -> dict[str, Any]:
+        if self.lower_bound is None:
+            return {}
+        return {"annual_cost_lower_bound": exact(annual(1, self.lower_bound))}
+
 
 def plan_records(
     records: Iterable[Record],
@@ -182,6 +191,7 @@ def plan_records(
     folds: int | None = None,
     target_denial_rate: float | None = None,
     target_mean: bool = False,
+    time_limit: float | None = None,
 ) -> Plan:
     """The plan for ``(person, start, end)`` records (datetimes, naive = UTC, or epoch seconds;
     an ``end_reason`` fourth is allowed)."""
@@ -197,6 +207,7 @@ def plan_records(
         folds=folds,
         target_denial_rate=target_denial_rate,
         target_mean=target_mean,
+        time_limit=time_limit,
     )
 
 
@@ -213,12 +224,13 @@ def plan_usage(
     folds: int | None = None,
     target_denial_rate: float | None = None,
     target_mean: bool = False,
+    time_limit: float | None = None,
 ) -> Plan:
     """The cheapest plan for recorded sessions (see the module docstring). With ``validate``
     or ``target_denial_rate``, a record shorter than two windows of ``fold_days`` raises
     :class:`backtest.TooShort`."""
     merged = merge_sessions(log)
-    fitted = fit(merged, price_named, price_concurrent, max_denial_rate)
+    fitted = fit(merged, price_named, price_concurrent, max_denial_rate, time_limit=time_limit)
     is_named, split, slots = fitted.named, fitted.split, fitted.slots
     validation, target = None, None
     held_out: tuple[Fold, ...] = ()
@@ -262,6 +274,7 @@ def plan_usage(
         max_denial_rate=max_denial_rate,
         denial_rate=denial_rate(pool_start, pool_end, slots),
         proof=split.proof,
+        lower_bound=split.lower_bound,
         current=current,
         everyone=everyone,
         pool=pool,

@@ -14,6 +14,7 @@ from playwright.async_api import Browser as Chromium
 from playwright.async_api import Page, async_playwright
 
 from halo_gate.cli.demo import IdentityProvider
+from halo_gate.licensing.records import now
 from tests.gateway.conftest import Browser, Site, person
 
 CHROMIUM = "/usr/bin/chromium"
@@ -242,3 +243,46 @@ async def test_no_answer_of_the_console_api_or_own_routes_may_be_framed(
         assert answer.status_code in (200, 303), (name, answer.status_code)
         assert answer.headers.get("x-frame-options") == "DENY", name
         assert "frame-ancestors 'none'" in answer.headers.get("content-security-policy", ""), name
+
+
+@pytest.mark.slow
+async def test_the_console_says_the_recommendation_is_computing_then_shows_it(
+    site_factory: Any, idp: IdentityProvider, chromium: Chromium
+) -> None:
+    site = await site_factory(
+        admins="root@example.com", concurrent_seats=20, price_named=100, price_concurrent=140
+    )
+    root = await signed_in(site, "root@example.com")
+    engine = site.engine
+    people = [f"p{n}@example.com" for n in range(12)]
+    for someone in people:
+        await engine.admit(someone, someone)
+    site.shift_clock(600)
+    for someone in people:
+        await engine.release(someone, someone)
+    # Another worker is computing: it holds the installation's lock.
+    lock = engine.keys.recommendation_lock
+    await engine.store.set(lock, f"{int(await now(engine))} elsewhere", ex=60)
+    context = await chromium.new_context()
+    await context.add_cookies(
+        [
+            {"name": name, "value": value, "url": site.url}
+            for name, value in root.client.cookies.items()
+        ]
+    )
+    page = await context.new_page()
+    await page.goto(site.url + "/_halo/admin")
+
+    async def plan_says(text: str) -> bool:
+        return text in (await page.text_content("#plan") or "")
+
+    await wait_for(lambda: plan_says("Computing"), "the recommendation being computed")
+    assert await plan_says("being computed from the sessions recorded since")
+    assert "shown with the recommendation" in (await page.text_content("#cost") or "")
+    # The other worker is gone: its lock is freed, and the console's next poll computes here.
+    await engine.store.delete(lock)
+    await wait_for(lambda: plan_says("Recommended"), "the recommended split", timeout=60)
+    # Everyone was online at once, root too: a named seat each is cheaper than a slot each.
+    assert await plan_says("13 named + 0 concurrent")
+    assert "All 13 people seen as named" in (await page.text_content("#cost") or "")
+    await context.close()

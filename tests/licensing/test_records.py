@@ -12,9 +12,12 @@ from halo_gate.licensing.records import (
     closed_sessions,
     days,
     decode_entry,
+    encode_entry,
     events,
     minutes,
     now,
+    record_chunks,
+    record_length,
     session_record,
 )
 
@@ -89,6 +92,25 @@ def test_a_person_may_hold_any_character() -> None:
     assert row == ClosedSession(
         "odd name with spaces 2 3", "named", 1700000000, 1700000065, "logout"
     )
+
+
+def test_an_open_session_encodes_like_a_closed_one() -> None:
+    for reason in ("open", "logout"):
+        row = ClosedSession("odd name 2", "concurrent", 1700000000, 1700000065, reason)
+        assert decode_entry(encode_entry(row)) == row
+
+
+async def test_the_record_is_read_raw_in_chunks_and_counted_without_reading(
+    engine: LicenceEngine,
+) -> None:
+    await engine.configure(concurrent_seats=5, named_seats=0)
+    for n in range(7):
+        await engine.admit(f"p{n}@x.org", f"s{n}")
+        await engine.release(f"p{n}@x.org", f"s{n}")
+    today = int(await now(engine)) // 86400
+    assert await record_length(engine, today - 30, today) == 7
+    raw = [entry async for chunk in record_chunks(engine, today - 30, today) for entry in chunk]
+    assert [decode_entry(entry) for entry in raw] == await record(engine)
 
 
 async def test_export_lists_closed_then_open_sessions(engine: LicenceEngine) -> None:

@@ -9,8 +9,10 @@ import random
 import numpy as np
 import pytest
 
+from halo_gate.planner import optimise
 from halo_gate.planner.intervals import merge_sessions
 from halo_gate.planner.optimise import optimal_split, pool_peak
+from halo_gate.planner.plan import plan_usage
 from halo_gate.planner.usage import UsageLog, usage_from_records
 
 HOUR = 3600
@@ -161,3 +163,64 @@ def test_hints_and_a_tolerance_keep_the_split_honest(seed: int) -> None:
     named[list(loose.named)] = True
     assert loose.slots == pool_peak(merged, named)
     assert exact.monthly_cost <= loose.monthly_cost <= 1.2 * exact.monthly_cost
+
+
+class StoppingClock:
+    """``time.monotonic`` for the optimiser: the time limit passes after ``calls`` readings."""
+
+    def __init__(self, calls: int) -> None:
+        self.calls = calls
+
+    def monotonic(self) -> float:
+        self.calls -= 1
+        return 0.0 if self.calls >= 0 else 1e9
+
+
+def test_a_search_stopped_at_its_time_limit_keeps_a_real_split_and_a_true_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stopped = 0
+    for seed in range(CASES):
+        rng = random.Random(3000 + seed)
+        merged = merge_sessions(graph_log(rng, 12, density=0.35, crowd=2))
+        # Readings: the deadline, then the first relaxation; the next HiGHS call is too late.
+        monkeypatch.setattr(optimise, "time", StoppingClock(2))
+        split = optimal_split(merged, 70, 150, time_limit=10)
+        named = np.zeros(len(merged.people), dtype=np.bool_)
+        named[list(split.named)] = True
+        assert split.slots == pool_peak(merged, named)
+        assert split.monthly_cost == 70 * len(split.named) + 150 * split.slots
+        optimum = brute_force(merged, 70, 150)
+        if split.proof == "time_limit":
+            stopped += 1
+            assert split.lower_bound is not None
+            assert split.lower_bound <= optimum <= split.monthly_cost
+        else:
+            assert split.lower_bound is None and split.monthly_cost == optimum
+    assert stopped > 0  # some instances needed the search that the limit cut short
+
+
+def test_a_time_limit_before_the_first_relaxation_is_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    merged = merge_sessions(graph_log(random.Random(3000), 12, density=0.35, crowd=2))
+    monkeypatch.setattr(optimise, "time", StoppingClock(1))
+    with pytest.raises(optimise.OutOfTime):
+        optimal_split(merged, 70, 150, time_limit=10)
+
+
+def test_a_plan_stopped_at_its_time_limit_says_how_far_from_the_optimum_it_may_be(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for seed in range(CASES):
+        log = graph_log(random.Random(3000 + seed), 12, density=0.35, crowd=2)
+        monkeypatch.setattr(optimise, "time", StoppingClock(2))
+        plan = plan_usage(log, price_named=70, price_concurrent=150, time_limit=10).as_json()
+        if plan["proof"] == "time_limit":
+            break
+    else:
+        pytest.fail("no instance needed the search")
+    optimum = 12 * brute_force(merge_sessions(log), 70, 150)
+    assert plan["annual_cost_lower_bound"] <= optimum <= plan["annual_cost"]
+    exact = plan_usage(log, price_named=70, price_concurrent=150).as_json()
+    assert "annual_cost_lower_bound" not in exact and exact["annual_cost"] == optimum

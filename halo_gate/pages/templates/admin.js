@@ -201,28 +201,41 @@ function lines(target, entries) {
     el("p", {}, el("span", {class: "muted"}, `${k}: `), v)));
 }
 
+const NOT_YET = {computing: "Computing", failed: "Could not compute", no_prices: "Prices",
+  no_planner: "Planner", too_little_data: "Not yet"};
+let planPoll;
+
 async function recommendation() {
   const r = await api("/recommendation");
-  if (!r.cost) {
-    lines($("cost"), [["Prices", r.message]]);
-    lines($("plan"), [["Status", r.message]]);
-    return;
+  clearTimeout(planPoll);
+  // A run takes seconds to minutes on another worker or here: ask again soon meanwhile.
+  if (r.status === "computing") planPoll = setTimeout(() => refresh(recommendation), 3000);
+  const label = NOT_YET[r.status] || "Status";
+  const since = r.started_at ? ` Started ${time(Date.parse(r.started_at) / 1000)}.` : "";
+  if (r.cost) {
+    lines($("cost"), [
+      [`${r.current.named} named + ${r.current.concurrent} concurrent`, money(r.cost.total_annual)],
+      [`All ${r.people} people seen as named`, money(r.cost.named_only_annual)],
+      ["Saving", `${money(r.cost.saving)} (${r.cost.saving_pct} %)`],
+    ]);
+  } else {
+    lines($("cost"), [[label, r.status === "computing" ? "shown with the recommendation." : r.message]]);
   }
-  lines($("cost"), [
-    [`${r.current.named} named + ${r.current.concurrent} concurrent`, money(r.cost.total_annual)],
-    [`All ${r.people} people seen as named`, money(r.cost.named_only_annual)],
-    ["Saving", `${money(r.cost.saving)} (${r.cost.saving_pct} %)`],
-  ]);
-  if (r.status !== "ok") { lines($("plan"), [["Not yet", r.message]]); return; }
+  if (r.status !== "ok") { lines($("plan"), [[label, r.message + since]]); return; }
   const p = r.plan;
   const names = p.named.slice(0, 12).join(", ") + (p.named.length > 12 ? ` and ${p.named.length - 12} more` : "");
-  lines($("plan"), [
+  const shown = [
     ["Recommended", `${p.named.length} named + ${p.concurrent_slots} concurrent`],
     ["Cost", money(p.annual_cost)],
     ["Against the current split", p.current ? money(p.current.saving) + " saved" : "–"],
     ["People to name", names || "nobody"],
     ["From", `${r.sessions} sessions of ${r.people} people over ${r.days_recorded} days`],
-  ]);
+  ];
+  if (p.annual_cost_lower_bound !== undefined) {
+    shown.push(["Optimum", `at most ${money(p.annual_cost - p.annual_cost_lower_bound)} cheaper ` +
+      "(the search stopped at its time limit)"]);
+  }
+  lines($("plan"), shown);
 }
 
 async function refresh(...parts) {
