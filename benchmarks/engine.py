@@ -18,33 +18,20 @@ The waiting line is measured the same way (``--only queue``): an installation wi
 ``HALO_GATE_QUEUE=off`` against one with the line on and nobody waiting, so the ratios are what
 the line costs an admission while the pool has room.
 
-The engine of another revision is measured against this one in the same run (``--only
-compare --before REV``): that revision's ``halo_gate/licensing`` is taken from git into a
-temporary package, and each round measures PING, then admissions and heartbeats by the engine
-as it was, as it is (the library by FCALL) and as it is on a server without functions (the
-same operations as scripts, by EVALSHA), in an order that turns every round; each ratio pairs
-figures of the same round, and the median over rounds is reported. The client's CPU time per
-call is reported too (``*_client_us``), and ``*_client_vs_ping`` is the ratio the throughput
-would have if the server's work cost nothing: what the Python client alone allows.
+The engine as it is against the engine of another revision: ``benchmarks/compare.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
-import io
 import json
 import statistics
-import subprocess
 import sys
-import tarfile
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 from redis.asyncio import Redis
 
@@ -314,97 +301,8 @@ async def measure_queue(
         await store.aclose()
 
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def by_holder(call: Callable[[str, str], Awaitable[object]]) -> Callable[[int], Awaitable[object]]:
-    """``call`` for the i-th holder."""
-    return lambda i: call(*holder(i))
-
-
-def engine_at(revision: str) -> Any:
-    """The ``LicenceEngine`` class of ``halo_gate/licensing`` at git ``revision``, imported as
-    a package of its own (``halo_before.licensing``) from a temporary folder."""
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", revision, "halo_gate/licensing"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    folder = Path(tempfile.mkdtemp(prefix="halo-before-"))
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(folder, filter="data")
-    (folder / "halo_gate").rename(folder / "halo_before")
-    (folder / "halo_before" / "__init__.py").write_text("")
-    sys.path.insert(0, str(folder))
-    return importlib.import_module("halo_before.licensing").LicenceEngine
-
-
-async def measure_compare(
-    url: str, concurrency: int, ops: int, rounds: int, revision: str
-) -> dict[str, float]:
-    """The engine at ``revision`` against this one, by FCALL and by EVALSHA, in paired rounds."""
-    store = connect(url)
-    assert isinstance(store, Redis)
-    store.connection_pool.max_connections = concurrency + 8
-    tag = uuid.uuid4().hex[:12]
-    engines: dict[str, Any] = {
-        "before": engine_at(revision)(store, instance=f"bench-before-{tag}"),
-        "fcall": LicenceEngine(store, instance=f"bench-fcall-{tag}"),
-        "evalsha": LicenceEngine(store, instance=f"bench-evalsha-{tag}"),
-    }
-    engines["evalsha"]._calls.functions = False  # as on a server without functions
-    try:
-        for engine in engines.values():
-            await engine.configure(concurrent_seats=UNLIMITED, named_seats=0)
-            await engine.admit(*holder(-1))  # opens connections, loads the Lua
-        runs: dict[str, list[float]] = {}
-
-        async def timed(name: str, call: Callable[[int], Awaitable[object]], first: int) -> None:
-            # Calls per second, and this process's CPU time per call (the client's work).
-            cpu = time.process_time()
-            runs.setdefault(f"{name}_per_s", []).append(await rate(concurrency, ops, call, first))
-            runs.setdefault(f"{name}_client_us", []).append((time.process_time() - cpu) / ops * 1e6)
-
-        names = list(engines)
-        for r in range(rounds):
-            await timed("ping", lambda i: store.ping(), 0)
-            order = names[r % len(names) :] + names[: r % len(names)]
-            for name in order:
-                await timed(f"{name}_admit", by_holder(engines[name].admit), r * ops)
-                await timed(f"{name}_heartbeat", by_holder(engines[name].heartbeat), r * ops)
-        figures = {name: statistics.median(values) for name, values in runs.items()}
-        for name in names:
-            for kind in ("admit", "heartbeat"):
-                ours, ping = runs[f"{name}_{kind}_per_s"], runs["ping_per_s"]
-                figures[f"{name}_{kind}_vs_ping"] = statistics.median(
-                    a / b for a, b in zip(ours, ping, strict=True)
-                )
-                # The same ratio had the server no cost: PING's client time over this call's.
-                figures[f"{name}_{kind}_client_vs_ping"] = statistics.median(
-                    b / a
-                    for a, b in zip(
-                        runs[f"{name}_{kind}_client_us"], runs["ping_client_us"], strict=True
-                    )
-                )
-                if name != "before":
-                    theirs = runs[f"before_{kind}_per_s"]
-                    figures[f"{name}_{kind}_vs_before"] = statistics.median(
-                        a / b for a, b in zip(ours, theirs, strict=True)
-                    )
-        return figures
-    finally:
-        for engine in engines.values():
-            await drop(store, engine.keys.instance)
-        await store.aclose()
-
-
 def ratios(figures: dict[str, float]) -> dict[str, float]:
     found: dict[str, float] = {}
-    if "fcall_admit_vs_ping" in figures:
-        found.update(
-            admit_vs_ping=figures["fcall_admit_vs_ping"],
-            heartbeat_vs_ping=figures["fcall_heartbeat_vs_ping"],
-        )
     if "admit_vs_ping" in figures:
         found.update(
             admit_vs_ping=figures["admit_vs_ping"],
@@ -454,20 +352,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=("engine", "pools", "queue", "compare"),
-        help="measure only the engine, the pools, the waiting line or against --before",
-    )
-    parser.add_argument(
-        "--before", default="HEAD", help="the git revision --only compare measures against"
+        choices=("engine", "pools", "queue"),
+        help="measure only the engine, the pools or the waiting line",
     )
     options = parser.parse_args()
     figures: dict[str, float] = {}
-    if options.only == "compare":
-        figures |= asyncio.run(
-            measure_compare(
-                options.url, options.concurrency, options.ops, options.rounds, options.before
-            )
-        )
     if options.only == "queue":
         figures |= asyncio.run(
             measure_queue(
