@@ -253,11 +253,13 @@ COMPONENTS: dict[str, Schema] = {
     ),
     "Recommendation": {
         "type": "object",
-        "required": ["currency", "history_days", "sessions", "people", "current", "status"],
+        # The record's figures (sessions, people) come with a result; while a run computes,
+        # or when it failed, the answer says so instead.
+        "required": ["currency", "history_days", "current", "status"],
         "properties": {
             "status": {
                 "type": "string",
-                "enum": ["ok", "no_prices", "too_little_data", "no_planner", "computing"],
+                "enum": ["ok", "no_prices", "too_little_data", "no_planner", "computing", "failed"],
             },
             "message": TEXT,
             "currency": TEXT,
@@ -269,6 +271,8 @@ COMPONENTS: dict[str, Schema] = {
             "plan": {"type": "object", "description": "the planner's recommended split"},
             "days_recorded": NUMBER,
             "computed_at": TEXT,
+            "started_at": TEXT,
+            "seconds": NUMBER,
         },
         "additionalProperties": False,
     },
