@@ -16,7 +16,9 @@ from redis.exceptions import RedisError
 from .engine import LicenceEngine, StoreUnavailable
 from .results import LicenceType
 
-EndReason = Literal["logout", "idle", "max_age", "admin", "unassigned", "session_cap", "open"]
+EndReason = Literal[
+    "logout", "idle", "max_age", "admin", "unassigned", "session_cap", "harvested", "open"
+]
 
 _REASONS: dict[str, EndReason] = {
     "l": "logout",
@@ -25,6 +27,7 @@ _REASONS: dict[str, EndReason] = {
     "a": "admin",
     "u": "unassigned",
     "s": "session_cap",
+    "h": "harvested",
 }
 _LICENCES: dict[str, LicenceType] = {"n": "named", "c": "concurrent"}
 DAY = 86400
