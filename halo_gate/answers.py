@@ -43,6 +43,8 @@ class Answers:
         decision = gate.decision
         assert decision is not None
         gateway = self.gate
+        # A session whose idle slot went to a colleague is told so (HALO_GATE_HARVEST_IDLE).
+        harvested_after = self.settings.harvest_idle if decision.reason == "harvested" else 0
         if gate.verdict == "pool_full" and decision.position and gate.session is not None:
             return pages.waiting(
                 html,
@@ -52,6 +54,7 @@ class Answers:
                 leave_url=gateway.logout_path,
                 csrf_token=gateway.routes.csrf_token(gate.session),
                 now=gateway.clock(),
+                harvested_after=harvested_after,
             )
         if gate.verdict == "pool_full":
             return pages.pool_full(
@@ -62,6 +65,7 @@ class Answers:
                 retry_url=_retry_url(conn),
                 logout_url=gateway.logout_path,
                 now=gateway.clock(),
+                harvested_after=harvested_after,
                 **pages.refusal_details(decision),
             )
         return pages.no_licence(

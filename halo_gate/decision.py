@@ -105,6 +105,8 @@ class Decider:
         if liveness == "ended":
             gate.memory.put(session.session_id, Seen(now, ENDED))
             return Gate("login", cookie="")
+        if liveness == "lost" and seen is not None and seen.refusal is not None:
+            gate.memory.put(session.session_id, seen)  # e.g. harvested: the next request asks
         return Gate("pass", session)
 
     def refused(self, decision: Decision, at: float, now: float, session: Session) -> Gate:

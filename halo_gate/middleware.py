@@ -36,7 +36,7 @@ from .oidc import OIDCClient
 from .paths import PathPrefixes
 from .routes import OwnRoutes
 from .session import HeartbeatMemory, Seen, Session, SessionCodec
-from .verdict import ENDED, STORE_ERRORS, Gate, LicensedUser
+from .verdict import ENDED, HARVESTED, STORE_ERRORS, Gate, LicensedUser
 
 logger = logging.getLogger("halo_gate")
 
@@ -266,6 +266,10 @@ class HaloGate:
     def _ended_elsewhere(self, reason: str, session_ids: list[str]) -> None:
         """Sessions ended by any worker: refused here from their next request on."""
         ended = Seen(self.clock(), replace(ENDED, reason=reason))
+        if reason == "harvested":
+            # The slot went to a colleague, not the session: the next request asks the store,
+            # which readmits it or refuses it with the reason.
+            ended = Seen(0.0, HARVESTED)
         for session_id in session_ids:
             self.memory.put(session_id, ended)
 

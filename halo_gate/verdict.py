@@ -17,6 +17,8 @@ STORE_ERRORS = (StoreUnavailable, OSError, asyncio.TimeoutError)
 
 # What a worker remembers of a session it saw end (signed out, ended by an administrator).
 ENDED = Decision("ended", None, 0, 0, 0, 0)
+# A session whose slot was harvested (announced by another worker): the store decides next.
+HARVESTED = Decision("pool_full", None, 0, 0, 0, 0, reason="harvested")
 
 
 class LicensedUser(BaseUser):
