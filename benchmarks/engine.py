@@ -18,6 +18,14 @@ The waiting line is measured the same way (``--only queue``): an installation wi
 ``HALO_GATE_QUEUE=off`` against one with the line on and nobody waiting, so the ratios are what
 the line costs an admission while the pool has room.
 
+Harvesting is measured the same way too (``--only harvest``): an installation with
+``HALO_GATE_HARVEST_IDLE`` off against one with it on (600 s) and nobody idle, first admitting
+while the pool has room, then refusing while it is full of holders who are all active (the line
+off, so every call is a plain refusal, the case where harvesting looks for an idle holder); the
+ratios are the time per call with harvesting on over the time with it off, paired by round.
+The difference is small against the noise of a shared machine, so this runs six times the
+rounds, each of a fifth of the calls, and reports the median of the paired ratios.
+
 The engine as it is against the engine of another revision: ``benchmarks/compare.py``.
 """
 
@@ -50,6 +58,8 @@ GOALS = {
     "pools_extra_bytes_per_session": 64,
     "queue_admit_per_s_vs_off": 0.95,
     "queue_admit_p50_vs_off": 1.05,
+    "harvest_admit_cost_vs_off": 1.05,
+    "harvest_full_cost_vs_off": 1.05,
 }
 LOWER_IS_BETTER = (
     "large_vs_small_p50",
@@ -58,6 +68,8 @@ LOWER_IS_BETTER = (
     "pools_admit_p50_vs_plain",
     "pools_extra_bytes_per_session",
     "queue_admit_p50_vs_off",
+    "harvest_admit_cost_vs_off",
+    "harvest_full_cost_vs_off",
 )
 GROUPS = ("service-desk", "vip", "hr", "finance", "facilities")
 POOL_RESERVE = {"service-desk": 10**6, "vip": 10**6}
@@ -264,6 +276,52 @@ async def measure_pools(
         await store.aclose()
 
 
+async def measure_harvest(
+    url: str, concurrency: int, ops: int, rounds: int, holders: int = 100
+) -> dict[str, float]:
+    """Admissions and refusals with harvesting off against on with nobody idle, in turn."""
+    store = connect(url)
+    assert isinstance(store, Redis)
+    store.connection_pool.max_connections = concurrency + 8
+    tag = uuid.uuid4().hex[:12]
+    engines = {
+        "off": LicenceEngine(store, instance=f"bench-harvest-off-{tag}", queue=False),
+        "on": LicenceEngine(
+            store, instance=f"bench-harvest-on-{tag}", queue=False, harvest_idle=600
+        ),
+    }
+
+    def admitting(engine: LicenceEngine) -> Callable[[int], Awaitable[object]]:
+        return lambda i: engine.admit(*holder(i))
+
+    rounds, ops = rounds * 6, max(ops // 5, concurrency)
+    try:
+        runs: dict[str, list[float]] = {}
+        for phase in ("admit", "full"):
+            for engine in engines.values():
+                await drop(store, engine.keys.instance)
+                await engine.configure(
+                    concurrent_seats=UNLIMITED if phase == "admit" else holders, named_seats=0
+                )
+                await fill(engine, 1 if phase == "admit" else holders, "h", concurrency)
+            for r in range(rounds):
+                pairs = list(engines.items())
+                for name, engine in pairs if r % 2 == 0 else pairs[::-1]:
+                    done = await rate(concurrency, ops, admitting(engine), r * ops)
+                    runs.setdefault(f"harvest_{name}_{phase}_per_s", []).append(done)
+        figures = {name: statistics.median(values) for name, values in runs.items()}
+        for phase in ("admit", "full"):
+            paired = zip(
+                runs[f"harvest_off_{phase}_per_s"], runs[f"harvest_on_{phase}_per_s"], strict=True
+            )
+            figures[f"harvest_{phase}_cost_vs_off"] = statistics.median(a / b for a, b in paired)
+        return figures
+    finally:
+        for engine in engines.values():
+            await drop(store, engine.keys.instance)
+        await store.aclose()
+
+
 async def measure_queue(
     url: str, concurrency: int, ops: int, rounds: int, samples: int
 ) -> dict[str, float]:
@@ -323,6 +381,11 @@ def ratios(figures: dict[str, float]) -> dict[str, float]:
             queue_admit_p50_vs_off=figures["queue_on_admit_p50_ms"]
             / figures["queue_off_admit_p50_ms"],
         )
+    if "harvest_admit_cost_vs_off" in figures:
+        found.update(
+            harvest_admit_cost_vs_off=figures["harvest_admit_cost_vs_off"],
+            harvest_full_cost_vs_off=figures["harvest_full_cost_vs_off"],
+        )
     return found
 
 
@@ -352,8 +415,8 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=("engine", "pools", "queue"),
-        help="measure only the engine, the pools or the waiting line",
+        choices=("engine", "pools", "queue", "harvest"),
+        help="measure only the engine, the pools, the waiting line or harvesting",
     )
     options = parser.parse_args()
     figures: dict[str, float] = {}
@@ -362,6 +425,10 @@ def main() -> None:
             measure_queue(
                 options.url, options.concurrency, options.ops, options.rounds, options.samples
             )
+        )
+    if options.only in (None, "harvest"):
+        figures |= asyncio.run(
+            measure_harvest(options.url, options.concurrency, options.ops, options.rounds)
         )
     if options.only in (None, "engine"):
         figures |= asyncio.run(

@@ -22,7 +22,7 @@ from starlette.responses import Response
 from .. import pages
 from ..licensing import LicenceEngine
 
-RELEASE_CAUSES = ("logout", "idle", "max_age", "admin", "unassigned", "session_cap")
+RELEASE_CAUSES = ("logout", "idle", "max_age", "admin", "unassigned", "session_cap", "harvested")
 LICENCES = ("named", "concurrent")
 DENIAL_REASONS = ("pool_full", "group_cap", "queue_full", "no_licence")
 # Decision latency buckets (seconds): a script call is well under a millisecond on a near store.

@@ -29,6 +29,7 @@ def engine_for(settings: Settings, store: Store | None = None) -> LicenceEngine:
         queue_grace=settings.queue_grace,
         queue_offer=settings.queue_offer,
         max_sessions_per_person=settings.max_sessions_per_person,
+        harvest_idle=settings.harvest_idle,
     )
 
 

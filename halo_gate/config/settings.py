@@ -103,6 +103,8 @@ class Settings:
     session_max_age: int = DEFAULT_SESSION_MAX_AGE
     max_sessions_per_person: int = DEFAULT_MAX_SESSIONS_PER_PERSON
     heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL
+    # Seconds without a renewal after which a pool slot may go to someone refused (0: off).
+    harvest_idle: int = 0
     public_paths: tuple[str, ...] = ()
     passive_paths: tuple[str, ...] = ()
     on_store_error: OnStoreError = "deny"
@@ -182,6 +184,14 @@ class Settings:
             raise ConfigError(
                 f"{PREFIX}HEARTBEAT_INTERVAL has value '{self.heartbeat_interval}'. It must be at "
                 f"most half of {PREFIX}IDLE_TIMEOUT ('{self.idle_timeout}')."
+            )
+        if self.harvest_idle and not (
+            2 * self.heartbeat_interval <= self.harvest_idle < self.idle_timeout
+        ):
+            raise ConfigError(
+                f"{PREFIX}HARVEST_IDLE has value '{self.harvest_idle}'. It must be below "
+                f"{PREFIX}IDLE_TIMEOUT ('{self.idle_timeout}') and at least twice "
+                f"{PREFIX}HEARTBEAT_INTERVAL ('{self.heartbeat_interval}')."
             )
         if self.idle_timeout > self.session_max_age:
             raise ConfigError(
@@ -287,6 +297,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "session_max_age": parse.positive,
     "max_sessions_per_person": parse.positive,
     "heartbeat_interval": parse.integer,
+    "harvest_idle": parse.integer,
     "public_paths": parse.paths,
     "passive_paths": parse.paths,
     "on_store_error": parse.on_store_error,

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import pages
+from ..licensing import Decision
 from ..session import Session
 from .core import Core
 from .verdict import Gate, LicensedUser
@@ -50,6 +51,7 @@ class Answerer:
         self._csrf = core.csrf
         self._clock = core.clock
         self._queue_poll = settings.queue_poll
+        self._harvest_idle = settings.harvest_idle
         self._cookie_name = settings.cookie_name
         self._cookie_secure = settings.cookie_secure
         self._cookie_max_age = settings.session_max_age
@@ -112,6 +114,7 @@ class Answerer:
                     leave_url=urls.logout,
                     csrf_token=self._csrf.token(gate.session.session_id),
                     now=self._clock(),
+                    harvested_after=self._harvested_after(decision),
                 )
             return self.pool_full(html, gate, retry_url=urls.retry_url(conn))
         return pages.no_licence(html, NO_LICENCE_TEXT, urls.logout)
@@ -128,8 +131,13 @@ class Answerer:
             retry_url=retry_url,
             logout_url=self.urls.logout,
             now=self._clock(),
+            harvested_after=self._harvested_after(decision),
             **pages.refusal_details(decision),
         )
+
+    def _harvested_after(self, decision: Decision) -> int:
+        """For a session whose idle slot went to a colleague: the threshold it idled past."""
+        return self._harvest_idle if decision.reason == "harvested" else 0
 
     def forward(self, conn: HTTPConnection, gate: Gate) -> Response:
         """``gate`` as forward auth answers it (nginx passes on only 2xx, 401 and 403): 401 for

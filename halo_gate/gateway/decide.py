@@ -154,6 +154,8 @@ class Decider:
         if liveness == "ended":
             memory.put(session.session_id, Seen(now, ENDED))
             return Gate("login", cookie="")
+        if liveness == "lost" and seen is not None and seen.refusal is not None:
+            memory.put(session.session_id, seen)  # e.g. harvested: the next request asks
         return Gate("pass", session)
 
     async def admit(

@@ -32,7 +32,7 @@ from .identify import Identifier
 from .paths import HOST_LIKE, PathPrefixes
 from .pipeline import Pipeline
 from .routes import OwnRoutes
-from .verdict import ENDED, Gate
+from .verdict import ENDED, HARVESTED, Gate
 
 logger = logging.getLogger("halo_gate")
 
@@ -176,6 +176,14 @@ class HaloGate:
     def _ended_elsewhere(self, reason: str, session_ids: list[str]) -> None:
         """Sessions ended by any worker: refused here from their next request on."""
         ended = Seen(self.clock(), replace(ENDED, reason=reason))
+        if reason == "harvested":
+            # The slot went to a colleague, not the session: the next request asks the store,
+            # which readmits it or refuses it with the reason.
+            ended = Seen(0.0, HARVESTED)
+        if reason == "harvested":
+            # The slot went to a colleague, not the session: the next request asks the store,
+            # which readmits it or refuses it with the reason.
+            ended = Seen(0.0, HARVESTED)
         for session_id in session_ids:
             self.memory.put(session_id, ended)
 

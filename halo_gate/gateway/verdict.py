@@ -12,6 +12,8 @@ from ..session import Session
 
 # What a worker remembers of a session it saw end (signed out, ended by an administrator).
 ENDED = Decision("ended", None, 0, 0, 0, 0)
+# A session whose slot was harvested (announced by another worker): the store decides next.
+HARVESTED = Decision("pool_full", None, 0, 0, 0, 0, reason="harvested")
 
 
 class LicensedUser(BaseUser):

@@ -11,6 +11,7 @@ from redis.exceptions import NoScriptError, ResponseError
 
 from .keys import Keyspace
 from .library import Operation, library
+from .results import text
 
 
 class Calls:
@@ -137,6 +138,14 @@ class Calls:
 FULL = {"admit": "admit_waiting", "heartbeat": "heartbeat"}
 # Refused sessions a worker remembers (see Hints).
 REFUSALS_KEPT = 10_000
+
+
+def to_harvest(reply: Any) -> list[str] | None:
+    """The idle holders whose sessions an admission needs declared to harvest one of them
+    (see harvest.lua); None when it decided."""
+    if reply[0] in (b"harvest", "harvest"):
+        return [text(person) for person in reply[1:]]
+    return None
 
 
 def decide_elsewhere(reply: Any) -> bool:

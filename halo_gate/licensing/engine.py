@@ -15,7 +15,7 @@ from redis.asyncio import RedisCluster
 from redis.exceptions import RedisError, ResponseError
 
 from . import pools
-from .calls import FULL, Calls, Hints, decide_elsewhere
+from .calls import FULL, Calls, Hints, decide_elsewhere, to_harvest
 from .history import History
 from .keys import Keyspace
 from .listing import live_sessions
@@ -101,7 +101,10 @@ class LicenceEngine:
         queue_grace: int = DEFAULT_QUEUE_GRACE,
         queue_offer: int = DEFAULT_QUEUE_OFFER,
         max_sessions_per_person: int = DEFAULT_MAX_SESSIONS_PER_PERSON,
+        harvest_idle: int = 0,
     ) -> None:
+        if harvest_idle < 0:
+            raise ValueError(f"harvest_idle has value {harvest_idle!r}. Not a number of seconds.")
         self.store = store
         self.keys = Keyspace(instance)
         # Added to Redis's clock inside every script. Tests move time with it; it stays 0 in use.
@@ -116,6 +119,9 @@ class LicenceEngine:
             queue_grace * 1000,
             queue_offer * 1000,
             max_sessions_per_person,
+            # Seconds without a renewal after which a pool slot may be harvested (0: never;
+            # see scripts/harvest.lua).
+            harvest_idle * 1000,
         )
         self.queue_poll = queue_poll(queue_grace, queue_offer)
         # The last settings configure() applied, applied again if the store loses them; None
@@ -224,12 +230,17 @@ class LicenceEngine:
                     reply = await self._run("admit", *args)
                 if reply is None or decide_elsewhere(reply):
                     reply = await self._run(FULL[name], *args)
+                idle = to_harvest(reply)
+                if idle is not None:
+                    reply = await self._run(FULL[name], *args, people=idle)
                 decision = Decision.from_reply(reply)
                 if decision.position:
                     decision = await self.history.waiting(decision)
                 self._hints.decided(session_id, decision.admitted)
                 if decision.ended_sessions:
                     await self.announce_ended("session_cap", decision.ended_sessions)
+                if decision.harvested_sessions:
+                    await self.announce_ended("harvested", decision.harvested_sessions)
                 return decision
             except _Unconfigured:
                 # The store answered but has lost the installation's settings (it restarted

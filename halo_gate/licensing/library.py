@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-SHARED = ("context", "trail", "charges", "line", "holders", "admission", "calls")
+SHARED = ("context", "trail", "charges", "line", "holders", "harvest", "admission", "calls")
 OPERATIONS = (
     "admit",
     "admit_waiting",

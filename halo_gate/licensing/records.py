@@ -16,7 +16,9 @@ from redis.exceptions import RedisError
 from .engine import LicenceEngine, StoreUnavailable
 from .results import LicenceType
 
-EndReason = Literal["logout", "idle", "max_age", "admin", "unassigned", "session_cap", "open"]
+EndReason = Literal[
+    "logout", "idle", "max_age", "admin", "unassigned", "session_cap", "harvested", "open"
+]
 
 _REASONS: dict[str, EndReason] = {
     "l": "logout",
@@ -26,6 +28,7 @@ _REASONS: dict[str, EndReason] = {
     "u": "unassigned",
     "s": "session_cap",
     "o": "open",  # never stored: sessions still open, encoded alike (``encode_entry``)
+    "h": "harvested",
 }
 _REASON_CODES = {reason: code for code, reason in _REASONS.items()}
 _LICENCES: dict[str, LicenceType] = {"n": "named", "c": "concurrent"}

@@ -57,7 +57,9 @@ class Decision:
     capacity: int  # concurrent slots
     in_use: int  # concurrent slots held after the decision
     retry_after: int  # seconds until a slot frees at the latest; 0 unless pool_full or group_cap
-    reason: str = ""  # why a session was ended, when known: "admin", "unassigned", "logout"
+    # Why a session was ended, when known: "admin", "unassigned", "logout"; or, for a refusal
+    # of a session whose slot was harvested, "harvested".
+    reason: str = ""
     # Refusals under pool rules: the group whose cap is full (group_cap), and the slots that
     # were full (the cap, the shared part or the pool) and how many of them are held.
     group: str | None = None
@@ -75,6 +77,8 @@ class Decision:
     # Sessions of the person this admission ended: the oldest past the most sessions a person
     # may hold (HALO_GATE_MAX_SESSIONS_PER_PERSON).
     ended_sessions: tuple[str, ...] = ()
+    # Sessions of another person ended for this admission: the slot they held idle went to it.
+    harvested_sessions: tuple[str, ...] = ()
 
     @property
     def admitted(self) -> bool:
@@ -88,9 +92,10 @@ class Decision:
     @classmethod
     def from_reply(cls, reply: list[Any]) -> Decision:
         """An admitting call's reply (see admit() in ``scripts/admission.lua``): six fields,
-        then the ids of sessions it ended or, for a refusal, five more."""
+        then the ids of sessions it ended and those it harvested or, for a refusal, five or six
+        more."""
         outcome, licence, expires_ms, capacity, in_use, retry_ms, *refusal = reply
-        if len(refusal) < 2:
+        if len(refusal) < 5:
             return cls(
                 _word(outcome),  # type: ignore[arg-type]
                 _word(licence) or None,  # type: ignore[arg-type]
@@ -99,8 +104,11 @@ class Decision:
                 int(in_use),
                 math.ceil(int(retry_ms) / 1000),
                 ended_sessions=tuple(text(id_) for id_ in refusal[0]) if refusal else (),
+                harvested_sessions=(
+                    tuple(text(id_) for id_ in refusal[1]) if len(refusal) > 1 else ()
+                ),
             )
-        group, limit, held, position, estimate_ms = refusal
+        group, limit, held, position, estimate_ms, *harvested = refusal
         return cls(
             outcome=_word(outcome),  # type: ignore[arg-type]
             licence=_word(licence) or None,  # type: ignore[arg-type]
@@ -113,6 +121,7 @@ class Decision:
             held=int(held),
             position=int(position),
             estimated_wait=None if int(estimate_ms) < 0 else math.ceil(int(estimate_ms) / 1000),
+            reason="harvested" if harvested else "",
         )
 
 

@@ -84,6 +84,7 @@ def pool_full(
     group: str | None = None,
     limit: int | None = None,
     held: int | None = None,
+    harvested_after: int = 0,
 ) -> Response:
     """The pool is full for this person: all its slots, all the slots open to them (the shared
     part, the rest being reserved for groups), or their group's cap (``reason`` "group_cap",
@@ -95,7 +96,7 @@ def pool_full(
     if not html:
         body: dict[str, Any] = {
             "error": reason,
-            "reason": reason,
+            "reason": "harvested" if harvested_after else reason,
             "group": group,
             "capacity": capacity,
             "in_use": in_use,
@@ -127,6 +128,7 @@ def pool_full(
         refresh=min(retry_after, MAX_REFRESH),
         retry_url=retry_url,
         logout_url=logout_url,
+        harvested_minutes=_minutes(harvested_after),
     )
     response.headers["Retry-After"] = str(retry_after)
     return response
@@ -164,6 +166,7 @@ def waiting(
     leave_url: str,
     csrf_token: str,
     now: float,
+    harvested_after: int = 0,
 ) -> Response:
     """The waiting room: the person has a place in the line (``decision.position``). The page
     asks again every ``poll`` seconds, by itself and without JavaScript, at its own address, so
@@ -172,7 +175,7 @@ def waiting(
     if not html:
         body = {
             "error": decision.outcome,
-            "reason": decision.outcome,
+            "reason": "harvested" if harvested_after else decision.outcome,
             "group": decision.group,
             "capacity": decision.capacity,
             "in_use": decision.in_use,
@@ -199,6 +202,7 @@ def waiting(
         retry_url=retry_url,
         leave_url=leave_url,
         csrf_token=csrf_token,
+        harvested_minutes=_minutes(harvested_after),
     )
     response.headers["Retry-After"] = str(poll)
     return response
@@ -209,6 +213,11 @@ class RefusalDetails(TypedDict):
     group: str | None
     limit: int
     held: int
+
+
+def _minutes(seconds: int) -> int:
+    """Whole minutes (at least one) for a harvest threshold; 0 when there is none."""
+    return max(1, round(seconds / 60)) if seconds else 0
 
 
 def refusal_details(decision: Decision) -> RefusalDetails:

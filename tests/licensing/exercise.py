@@ -36,3 +36,16 @@ async def exercise_every_script(engine: LicenceEngine) -> None:
     await engine.heartbeat("bob@x.org", "bob-1")
     await engine.usage()
     await engine.sessions()
+    # Harvesting, on a second engine of the installation that has it on: Ivy, idle, yields her
+    # slot to Jay (her sessions hash declared by a repeated call), then asks again.
+    harvester = LicenceEngine(engine.store, instance=engine.keys.instance, harvest_idle=600)
+    harvester._calls.functions = engine._calls.functions
+    await engine.admit("ivy@x.org", "ivy-1")
+    await engine.resize(concurrent_seats=2, by="root@x.org")
+    engine.clock_offset += 700
+    harvester.clock_offset = engine.clock_offset
+    await engine.heartbeat("gus@x.org", "gus-1")
+    await harvester.admit("jay@x.org", "jay-1")
+    await harvester.heartbeat("ivy@x.org", "ivy-1")  # refused, told why; waits in line
+    await engine.release("jay@x.org", "jay-1")
+    await engine.release("ivy@x.org", "ivy-1")  # leaves the line

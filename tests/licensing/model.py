@@ -4,7 +4,7 @@ on a clock the test moves; ``test_model.py`` checks the engine against it step b
 from __future__ import annotations
 
 import math
-from dataclasses import astuple, dataclass, field
+from dataclasses import astuple, dataclass, field, replace
 from typing import Any
 
 IDLE = 1000
@@ -45,6 +45,50 @@ class Model:
     tickets: int = 0
     position: int = 0  # the last refusal's place in the line (0: none)
     walked: bool = False  # whether the last admission met people waiting
+    # Harvesting: the threshold (s, 0: off); sessions harvested -> end of their mark; the
+    # sessions the last admission harvested.
+    harvest: float = 0
+    harvested: dict[str, float] = field(default_factory=dict)
+    took: tuple[str, ...] = ()
+
+    # Harvesting
+
+    def idle_holders(self) -> list[str]:
+        """Pool holders without a renewal for the threshold or longer, longest idle first (ties
+        in the order of their names, as a sorted set keeps them), at most four."""
+        if not 0 < self.harvest < IDLE:
+            return []
+        holders = self.holders()
+        idle = [p for p, expiry in holders.items() if expiry <= self.now + IDLE - self.harvest]
+        return sorted(idle, key=lambda p: (holders[p], p))[:4]
+
+    def serves_without(self, victim: str, person: str, mine: list[str]) -> bool:
+        """Whether ``victim``'s slot, freed, would go to ``person`` (offers made on the way, as
+        the line's walk makes them)."""
+        sessions, record = self.sessions.pop(victim), self.records.pop(victim, None)
+        try:
+            if self.walked:
+                return self.walk(person, mine) is None
+            if self.pooled:
+                return self.charge(mine)[1] is None
+            return self.in_use < self.slots
+        finally:
+            self.sessions[victim] = sessions
+            if record is not None:
+                self.records[victim] = record
+
+    def harvest_for(self, person: str, mine: list[str]) -> bool:
+        """Harvests, for ``person`` refused a slot, the first idle holder whose slot would go to
+        them; whether one was."""
+        for victim in self.idle_holders():
+            if self.serves_without(victim, person, mine):
+                live = self.live(victim)
+                self.sessions.pop(victim)
+                self.records.pop(victim, None)
+                self.harvested.update(dict.fromkeys(live, self.now + IDLE))
+                self.took = tuple(sorted(live))
+                return True
+        return False
 
     # The waiting line
 
@@ -203,7 +247,8 @@ class Model:
     ) -> tuple[str, Refusal | None]:
         """The outcome of admitting (or readmitting) a session; applies it. A refusal's
         position in the line is kept in ``self.position``."""
-        self.position, self.walked = 0, False
+        self.position, self.walked, self.took = 0, False, ()
+        marked = outcome == "readmitted" and self.harvested.get(session, 0) > self.now
         if person not in self.named and group and self.seat_free_for(person):
             self.take_seat(person)
         if person not in self.named and person not in self.holders():
@@ -224,6 +269,9 @@ class Model:
                     refusal = Refusal(
                         "pool_full", self.retry_after(), None, self.slots, self.in_use
                     )
+                if refusal and refusal.outcome in ("pool_full", "group_cap"):
+                    if self.harvest_for(person, mine):
+                        charge, refusal = self.charge(mine) if self.pooled else ("", None)
             if refusal:
                 self.sessions.get(person, {}).pop(session, None)
                 joined = False
@@ -242,11 +290,15 @@ class Model:
                 if anew:
                     for g in set(mine) if self.pooled else ():
                         self.group_denials[g] = self.group_denials.get(g, 0) + 1
+                if marked:
+                    refusal = replace(refusal, reason="harvested")
                 return refusal.outcome, refusal
             self.records.pop(person, None)
             if self.pooled and mine:
                 self.records[person] = (charge, tuple(dict.fromkeys(mine)))
         self.sessions.setdefault(person, {})[session] = self.now + IDLE
+        if marked:
+            del self.harvested[session]
         if outcome != "renewed":
             self.leave(person)
         return outcome, None
@@ -265,3 +317,4 @@ class Refusal:
     group: str | None
     limit: int
     held: int
+    reason: str = ""

@@ -36,6 +36,7 @@ class Job:
     clock_offset: float
     start_at: float  # wall-clock moment every process starts its tasks, so they overlap
     tasks: tuple[Task, ...]
+    harvest_idle: int = 0  # the engine's harvest threshold (s, 0: off)
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ async def _run_task(engine: LicenceEngine, task: Task) -> list[Result]:
 async def _run_job(job: Job) -> list[Result]:
     store = Redis.from_url(job.url, max_connections=len(job.tasks) + 4)
     try:
-        engine = LicenceEngine(store, instance=job.instance)
+        engine = LicenceEngine(store, instance=job.instance, harvest_idle=job.harvest_idle)
         engine.clock_offset = job.clock_offset
         # One connection per task, opened before the start so that the tasks really overlap.
         await asyncio.gather(*(store.ping() for _ in job.tasks))

@@ -57,11 +57,12 @@ async def storm(
     per_process: list[list[Task]],
     clock_offset: float = 0,
     start_at: float | None = None,
+    harvest_idle: int = 0,
 ) -> list[Result]:
     """Runs each process's tasks at the same moment; returns every result."""
     start_at = start_at or soon()
     jobs = [
-        Job(REDIS_URL, engine.keys.instance, clock_offset, start_at, tuple(tasks))
+        Job(REDIS_URL, engine.keys.instance, clock_offset, start_at, tuple(tasks), harvest_idle)
         for tasks in per_process
     ]
     answers = await asyncio.to_thread(workers.map, run, jobs, 1)
@@ -274,3 +275,61 @@ async def test_pool_rules_hold_while_releases_race_admissions(
     assert [r.outcome for r in results].count("released") == len(holders)
     live = {p: people[p] for p in live_people(results)}
     await assert_pools_hold(engine, live)
+
+
+# Harvesting: newcomers, and holders coming back, racing for the slots of idle holders.
+
+HARVEST = 600
+
+
+@pytest.mark.parametrize("rules", [False, True], ids=["plain", "pools"])
+@pytest.mark.parametrize("round_", range(ROUNDS))
+async def test_harvesting_storms_never_admit_past_the_pool(
+    workers: Pool, engine: LicenceEngine, round_: int, rules: bool
+) -> None:
+    slots = POOL_SLOTS if rules else 20
+    await engine.configure(
+        concurrent_seats=slots,
+        named_seats=0,
+        pool_reserve=RESERVE if rules else {},
+        pool_cap=CAP if rules else {},
+    )
+    people: dict[str, tuple[str, ...]] = {}
+    holders = []
+    for i in range(slots + 20):
+        person = f"h{i}@x.org"
+        people[person] = groups_of(i + round_) if rules else ()
+        if (await engine.admit(person, f"h{i}", groups=people[person])).admitted:
+            holders.append((person, f"h{i}"))
+    # Every holder is idle past the threshold; some of them come back during the storm.
+    per_process: list[list[Task]] = [[] for _ in range(PROCESSES)]
+    for n, (person, session) in enumerate(holders[: len(holders) // 2]):
+        task = Task("heartbeat", person, session, repeat=3, groups=people[person])
+        per_process[n % PROCESSES].append(task)
+    for w, tasks in enumerate(per_process):
+        tasks += [Task("usage", repeat=3) for _ in range(5)]
+        for i in range(TASKS - len(tasks)):
+            person = f"n{w}-{i}@x.org"
+            people[person] = groups_of(i + w) if rules else ()
+            # Refused, a newcomer asks again as a waiter's page does (at most twice).
+            tasks.append(Task("admit", person, f"n{w}-{i}", repeat=3, groups=people[person]))
+    engine.clock_offset = HARVEST + 100
+    results = await storm(workers, engine, per_process, engine.clock_offset, None, HARVEST)
+
+    assert_never_over(results, slots)
+    entries: Any = await engine.store.xrange(engine.keys.audit)
+    harvested = [
+        f[b"user"].decode()
+        for _, f in entries
+        if f[b"event"] == b"ended" and f[b"reason"] == b"harvested"
+    ]
+    taken = sum(1 for r in results if r.outcome in ("admitted", "readmitted"))
+    assert len(harvested) > 0, sorted({(r.call, r.outcome) for r in results})
+    if rules:
+        assert len(harvested) <= taken
+        _, live = await engine.sessions()
+        await assert_pools_hold(engine, {s.person: people[s.person] for s in live})
+    else:
+        # The pool was full: each admission took exactly one idle holder's slot.
+        assert len(harvested) == taken
+        assert (await engine.usage()).in_use == slots

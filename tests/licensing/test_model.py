@@ -6,7 +6,9 @@ with any of two groups. After every step the engine's usage (per group too) must
 model's counts, live pool holders never exceed the slots and no group's members exceed its cap
 (except right after a shrink, when nobody new gets in), no reservation is charged to anyone
 outside its group, and named people are always admitted. The waiting line (at most two
-people) is modelled too: every refusal's place in it, and its length, must match.
+people) is modelled too: every refusal's place in it, and its length, must match. A second
+machine runs it all with harvesting on: who yields a slot, to whom, and what the harvested are
+told must match.
 ``HALO_GATE_PROPERTY_EXAMPLES`` (default 50) sets the number of runs.
 
 Time moves in steps of 300 s, while the idle timeout (1000 s) and the seat cooldown (1700 s) are
@@ -34,6 +36,7 @@ from ..conftest import REDIS_URL, drop_instance, unique_instance
 from .model import COOLDOWN, GRACE, IDLE, OFFER, QUEUE_MAX, Model, Refusal, Rules
 
 MAX_AGE = 10**7
+HARVEST = 500
 PEOPLE = ("ann", "bob", "cat", "dan")
 GROUPS = ("sd", "hr")
 LIVE = ("admitted", "renewed", "readmitted")
@@ -45,6 +48,8 @@ GROUP_SETS = st.sets(st.sampled_from(GROUPS))
 
 
 class LicenceMachine(RuleBasedStateMachine):
+    harvest = 0  # the harvest threshold (s, 0: off)
+
     def __init__(self) -> None:
         super().__init__()
         self.runner = asyncio.Runner()
@@ -58,8 +63,9 @@ class LicenceMachine(RuleBasedStateMachine):
             queue_max=QUEUE_MAX,
             queue_grace=GRACE,
             queue_offer=OFFER,
+            harvest_idle=self.harvest,
         )
-        self.model = Model()
+        self.model = Model(harvest=self.harvest)
         self.counter = 0
         self.known: dict[str, list[str]] = {p: [] for p in PEOPLE}
         self.ceiling = 0  # the most pool holders allowed now: slots, or more just after a shrink
@@ -205,6 +211,12 @@ class LicenceMachine(RuleBasedStateMachine):
         if decision.admitted:
             assert decision.licence == ("named" if person in model.named else "concurrent")
         assert decision.position == model.position, (person, decision)
+        assert decision.harvested_sessions == model.took, (person, decision)
+        assert decision.reason == (refusal.reason if refusal else ""), (person, decision)
+        if model.took:
+            event("harvested")
+        if decision.reason:
+            event("told it was harvested")
         if model.walked:
             event("met the line")
         if refusal is not None and not model.walked:
@@ -331,10 +343,25 @@ class LicenceMachine(RuleBasedStateMachine):
                 self.group_ceiling[g] = max(cap[g], min(self.group_ceiling[g], u.in_use))
 
 
-LicenceMachine.TestCase.settings = settings(
-    max_examples=int(os.environ.get("HALO_GATE_PROPERTY_EXAMPLES", "50")),
-    stateful_step_count=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+class HarvestingMachine(LicenceMachine):
+    """The same, with idle slots harvested after HARVEST s without a renewal (the steps of
+    time, multiples of 300 s, never land on it)."""
+
+    harvest = HARVEST
+
+    @rule(person=st.sampled_from(PEOPLE), group=st.booleans(), groups=GROUP_SETS)
+    def admit_after_an_idle_while(self, person: str, group: bool, groups: set[str]) -> None:
+        # Holders idle past the threshold meeting a newcomer, often enough to be explored.
+        self.advance(600)
+        self.admit(person, group, groups)
+
+
+for machine in (LicenceMachine, HarvestingMachine):
+    machine.TestCase.settings = settings(
+        max_examples=int(os.environ.get("HALO_GATE_PROPERTY_EXAMPLES", "50")),
+        stateful_step_count=30,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
 test_engine_follows_the_model = LicenceMachine.TestCase
+test_engine_follows_the_model_while_harvesting = HarvestingMachine.TestCase

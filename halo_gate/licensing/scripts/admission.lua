@@ -25,8 +25,11 @@ end
 -- those the rules name are ARGV[6..]. Returns the reply every admitting script gives:
 -- {outcome, licence, expires_at_ms, capacity, in_use, retry_after_ms}, and for a refusal also
 -- {group, limit, held} (see P.charge), position in the line (0: not in it) and estimated wait
--- (ms, -1 unknown) (see line.lua); for a new session that ended the person's oldest ones (past
--- the most sessions a person may hold), also {their ids}.
+-- (ms, -1 unknown) (see line.lua), and 'harvested' when the session was harvested earlier; for
+-- a new session that ended the person's oldest ones (past the most sessions a person may
+-- hold), also {their ids}, and for one that took a harvested slot, {their ids} (or {}) and
+-- {the ids harvested}. Or {'harvest', person...}: the call is to be repeated with those
+-- people's sessions declared (see harvest.lua).
 local function admit(person, session, named_group, created, outcome, pools_gen)
   local refused = unsettled(pools_gen)
   if refused then return refused end
@@ -42,7 +45,9 @@ local function admit(person, session, named_group, created, outcome, pools_gen)
     take_seat(person, 'group')
     licence = 'named'
   end
-  local taken, mine, fresh, used = nil, nil, false, nil
+  local taken, mine, fresh, used, harvested = nil, nil, false, nil, nil
+  -- A readmission of a session harvested earlier: its refusal says so (see harvest.lua).
+  local marked = outcome == 'readmitted' and H.marked(session)
   if licence == 'concurrent' and (tonumber(redis.call('ZSCORE', K.pool, person)) or 0) <= NOW then
     -- The person holds no live slot, so dropping their stale sessions below leaves this count.
     used = in_use()
@@ -71,6 +76,18 @@ local function admit(person, session, named_group, created, outcome, pools_gen)
         taken, reason, group, limit, held, leaving = P.charge(rules, mine, capacity, used)
       elseif used >= capacity then
         reason = 'pool_full'
+      end
+      -- No slot is free to the person: the holder idle longest past the threshold may yield
+      -- theirs (see harvest.lua), after which the decision is made again on the store's counts.
+      if reason == 'pool_full' or reason == 'group_cap' then
+        local harvest = H.harvest(person, mine or {}, rules, capacity, used, line)
+        if harvest and harvest[1] == 'harvest' then return harvest end
+        if harvest then
+          harvested, used, reason, leaving = harvest, in_use(), nil, nil
+          if rules then
+            taken, reason, group, limit, held, leaving = P.charge(rules, mine, capacity, used)
+          end
+        end
       end
     end
     if reason then
@@ -104,7 +121,10 @@ local function admit(person, session, named_group, created, outcome, pools_gen)
       end
       local estimate = -1
       if position > 0 then estimate = Q.estimate(position) end
-      return {reason, '', 0, capacity, used, wait, group or '', limit, held, position, estimate}
+      local refusal = {reason, '', 0, capacity, used, wait, group or '', limit, held, position,
+        estimate}
+      if marked then table.insert(refusal, 'harvested') end
+      return refusal
     end
     fresh = true
   end
@@ -130,6 +150,8 @@ local function admit(person, session, named_group, created, outcome, pools_gen)
     -- Whoever is let in leaves the line (a waiter given a named seat too).
     if line then Q.leave(person, 'admitted') end
   end
+  if marked then H.unmark(session) end
+  if harvested then return {outcome, licence, expiry, capacity, used, 0, ended or {}, harvested} end
   if ended then return {outcome, licence, expiry, capacity, used, 0, ended} end
   return {outcome, licence, expiry, capacity, used, 0}
 end

@@ -10,7 +10,8 @@
 --       person's groups that the rules name.
 -- Returns {outcome ('admitted' | 'pool_full' | 'group_cap' | 'queue_full' | 'no_licence' |
 --          'ended'), licence, expires_at_ms, capacity, in_use, retry_after_ms}, a refusal also
---          {group, limit, held, position, estimated wait} (see admission.lua); or {'decide'}.
+--          {group, limit, held, position, estimated wait} (see admission.lua); or {'decide'};
+--          or {'harvest', person...}: admit_waiting.lua is to harvest (see harvest.lua).
 -- An UNCONFIGURED error when the installation has no settings, a POOLS error when the pool
 -- rules changed since the caller learnt them (see admission.lua).
 -- 'ended' when the session id was abandoned (see release.lua): the gateway gave up waiting for

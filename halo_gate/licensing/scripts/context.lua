@@ -29,7 +29,8 @@
 -- ARGV[1] packs the settings, '|'-separated: clock offset (ms, added to Redis TIME; 0 outside
 -- tests), idle timeout (ms), session max age (ms), audit stream cap, history retention (s),
 -- named seat cooldown (ms), the line's most waiters (0: no line), a waiter's grace (ms), an
--- offer's life (ms), the most sessions a person may hold, and the day (days since the epoch)
+-- offer's life (ms), the most sessions a person may hold, the harvest threshold (ms, 0: off;
+-- see harvest.lua), and the day (days since the epoch)
 -- the engine took for today when it named history, history_before and record. ARGV[2..] are
 -- the operation's own.
 -- A person's entry in pool or active exists exactly while their sessions hash does, and its
@@ -37,6 +38,7 @@
 
 local ARGV, K, NOW, DAY
 local IDLE, MAX_AGE, AUDIT_CAP, HISTORY_TTL, COOLDOWN, QUEUE_MAX, GRACE, OFFER, MAX_SESSIONS
+local HARVEST
 -- (concurrent slots, named seats, whether there are settings at all, the pool rules'
 -- generation, the line's length), read once per call; the pool rules and the groups' numbers,
 -- parsed once per call (see charges.lua); which expired holders the call names in its reply
@@ -62,7 +64,7 @@ local function settings(text)
   local found = parsed_settings[text]
   if not found then
     found = {string.match(text,
-      '^(-?%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(-?%d+)$')}
+      '^(-?%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(%d+)|(-?%d+)$')}
     for i = 1, #found do found[i] = tonumber(found[i]) end
     if settings_count >= 64 then parsed_settings, settings_count = {}, 0 end
     parsed_settings[text], settings_count = found, settings_count + 1
@@ -87,7 +89,7 @@ local function begin(names, keyed, keys, args)
   local given = settings(args[1])
   IDLE, MAX_AGE, AUDIT_CAP, HISTORY_TTL = given[2], given[3], given[4], given[5]
   COOLDOWN, QUEUE_MAX, GRACE, OFFER = given[6], given[7], given[8], given[9]
-  MAX_SESSIONS, DAY = given[10], given[11]
+  MAX_SESSIONS, HARVEST, DAY = given[10], given[11], given[12]
   local clock = redis.call('TIME')
   NOW = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) + given[1]
   capacity_cache, rules_cache, numbers_cache, report = nil, nil, nil, false

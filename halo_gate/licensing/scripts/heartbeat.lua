@@ -4,11 +4,13 @@
 -- again when a licence is free ('readmitted'), else refused like a new admission.
 -- KEYS: sessions config pool active named quarantine ended audit counters charges history
 --       history_before record queue waiting offers waiters queue_classes
---       queue_lines queue_refused
--- ARGV: as admit.lua's.
+--       queue_lines queue_refused people...
+-- ARGV: as admit.lua's; people as admit_waiting.lua's.
 -- Returns {outcome ('renewed' | 'readmitted' | 'ended' | 'pool_full' | 'group_cap' |
 --          'queue_full' | 'no_licence'), licence, expires_at_ms, capacity, in_use,
---          retry_after_ms}, a refusal also {group, limit, held, position, estimated wait}.
+--          retry_after_ms}, a refusal also {group, limit, held, position, estimated wait}
+--          (and 'harvested' for a session harvested earlier); or {'harvest', person...} (see
+--          harvest.lua).
 -- An UNCONFIGURED or POOLS error as for admit.lua (see admission.lua).
 -- Only a readmission culls: counts never include expired entries anyway, and entries are only
 -- ever created by admissions, so culling there keeps them bounded while a renewal, by far the
@@ -41,7 +43,7 @@ if expiry <= NOW then
   local kept = redis.call('HEXISTS', K.sessions, session) == 1
   local licence = held_licence(person)
   local reply = admit(person, session, ARGV[4], created, 'readmitted', gen)
-  if kept and not reply.err and reply[1] ~= 'readmitted' then
+  if kept and not reply.err and reply[1] ~= 'readmitted' and reply[1] ~= 'harvest' then
     closed(person, licence, record_, expiry, 'idle')
   end
   return reply

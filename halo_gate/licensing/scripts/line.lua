@@ -136,9 +136,11 @@ end
 -- its waiters are skipped at once and block nobody, however many they are. One who can be
 -- served holds an offer. The walk stops at `person`, or once no slot is left for anybody.
 -- Returns nil when `person` (of `groups`) would be served, else the refusal as P.charge
--- gives it: reason, group, limit, held.
-function Q.walk(person, groups, rules, capacity, used)
-  local use, simulated = rules and P.use(rules), used
+-- gives it: reason, group, limit, held. use: the counts to start from (see P.use), when not
+-- the store's (a harvest's simulation, see harvest.lua).
+function Q.walk(person, groups, rules, capacity, used, use)
+  local simulated = used
+  use = rules and (use or P.use(rules))
   -- The charge a person of `groups` would take with the slots served so far (nil: none).
   local function serve(groups_)
     if not rules then

@@ -62,12 +62,13 @@ end
 -- The session record: one entry per closed session in today's list, kept for the history
 -- retention whatever the audit stream's cap. An entry is
 -- "<start s> <duration s> <reason><licence><person>": reason one of l(ogout) i(dle) m(ax_age)
--- a(dmin) u(nassigned) s(ession_cap: past the most sessions a person may hold), licence n or
--- c; the person last, so it may hold any character.
+-- a(dmin) u(nassigned) s(ession_cap: past the most sessions a person may hold) h(arvested:
+-- idle while another needed the slot), licence n or c; the person last, so it may hold any
+-- character.
 -- value is the session's "expiry created" (ms); ended the end (ms). A session found idled out
 -- later than the day it ended on is recorded on the day it is found, with its true end.
 local REASON_CODES = {logout = 'l', idle = 'i', max_age = 'm', admin = 'a', unassigned = 'u',
-  session_cap = 's'}
+  session_cap = 's', harvested = 'h'}
 local function closed(person, licence, value, ended, reason)
   local created = tonumber(string.match(value, ' (%d+)$'))
   local start = math.floor(created / 1000)
