@@ -50,17 +50,25 @@ class Model:
     harvest: float = 0
     harvested: dict[str, float] = field(default_factory=dict)
     took: tuple[str, ...] = ()
+    # session -> when it was last given its expiry (a count): of expiries equal on this clock,
+    # the store's (in ms) is earlier for the one given first.
+    touched: dict[str, int] = field(default_factory=dict)
+    touches: int = 0
 
     # Harvesting
 
     def idle_holders(self) -> list[str]:
-        """Pool holders without a renewal for the threshold or longer, longest idle first (ties
-        in the order of their names, as a sorted set keeps them), at most four."""
+        """Pool holders without a renewal for the threshold or longer, longest idle first, at
+        most four."""
         if not 0 < self.harvest < IDLE:
             return []
         holders = self.holders()
         idle = [p for p, expiry in holders.items() if expiry <= self.now + IDLE - self.harvest]
-        return sorted(idle, key=lambda p: (holders[p], p))[:4]
+
+        def latest(person: str) -> tuple[float, int]:
+            return max((e, self.touched.get(s, 0)) for s, e in self.live(person).items())
+
+        return sorted(idle, key=latest)[:4]
 
     def serves_without(self, victim: str, person: str, mine: list[str]) -> bool:
         """Whether ``victim``'s slot, freed, would go to ``person`` (offers made on the way, as
@@ -297,6 +305,8 @@ class Model:
             if self.pooled and mine:
                 self.records[person] = (charge, tuple(dict.fromkeys(mine)))
         self.sessions.setdefault(person, {})[session] = self.now + IDLE
+        self.touches += 1
+        self.touched[session] = self.touches
         if marked:
             del self.harvested[session]
         if outcome != "renewed":

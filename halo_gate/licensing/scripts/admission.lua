@@ -68,7 +68,11 @@ local function admit(person, session, named_group, created, outcome, pools_gen)
       -- is left for them after the waiters ahead of them whom the free slots would serve.
       if line then
         Q.cull()
-        reason, group, limit, held = Q.walk(person, mine or {}, rules, capacity, used)
+        -- Those whose place had ended are gone: with nobody left, the plain decision stands.
+        line = redis.call('ZCARD', K.queue) > 0
+        if line then
+          reason, group, limit, held = Q.walk(person, mine or {}, rules, capacity, used)
+        end
       end
       if reason then
         leaving = nil
