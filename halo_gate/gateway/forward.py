@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .. import pages
 from ..config import Settings
 from .answer import Answerer
-from .paths import PathPrefixes, Urls, split_target
+from .paths import Urls, split_target
 from .pipeline import Pipeline
 
 # The headers each proxy sets (overwriting the client's) to say what the original request was:
@@ -74,7 +74,8 @@ class ForwardAuth:
     ) -> None:
         self.auth_path = settings.path_prefix + "/auth"
         self._uri, self._method, self._host, self._proto = ORIGINAL_HEADERS[settings.auth_proxy]
-        self._own = PathPrefixes((settings.path_prefix,))
+        prefix = settings.path_prefix.rstrip("/")
+        self._own = (prefix, prefix + "/")
         self._trusted = [ipaddress.ip_network(item) for item in settings.trusted_proxies]
         self._pipeline = pipeline
         self._answer = answer
@@ -97,9 +98,10 @@ class ForwardAuth:
         if found is None:
             return _refused("no_original_request")
         original, upgrade = found
-        if original["path"] in self._own:
-            # The proxy sends the gateway's own paths to the gateway; replaying one as the
-            # original request would judge the wrong request.
+        path: str = original["path"]
+        if path == self._own[0] or path.startswith(self._own[1]):
+            # The proxy sends the gateway's own paths to the gateway; replaying one (or anything
+            # under the prefix, as the middleware refuses it) would judge the wrong request.
             return _refused("own_route")
         if upgrade and not self._urls.websocket_origin_allowed(HTTPConnection(original)):
             # A page on another origin may open a WebSocket with the person's cookies.

@@ -200,7 +200,7 @@ async def test_a_request_the_proxy_did_not_describe_is_refused(make: Make) -> No
 
 async def test_the_gateways_own_routes_are_never_replayed_as_the_original(make: Make) -> None:
     app = make()
-    for uri in ("/_halo/health", "/_halo/me", "/_halo/auth"):
+    for uri in ("/_halo/health", "/_halo/me", "/_halo/auth", "/_halo/..;/app", "/_halo/%2e%2e/x"):
         response = await auth(app, **{"X-Original-URI": uri})
         assert response.status_code == 403
         assert response.headers["x-halo-reason"] == "own_route"
