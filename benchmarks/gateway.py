@@ -122,6 +122,22 @@ def pinned(command: list[str], cpu: int) -> list[str]:
     return command
 
 
+def wait_until_serving(
+    url: str, process: subprocess.Popen[bytes], what: str, seconds: float
+) -> None:
+    """Returns once ``url`` answers ``/_halo/health``; raises if ``process`` exits first or
+    ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            httpx.get(url + "/_halo/health", timeout=1)
+            return
+        except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not start") from None
+            time.sleep(0.1)
+
+
 @contextmanager
 def serve(factory: str, env: dict[str, str], args: argparse.Namespace) -> Iterator[tuple[str, int]]:
     """One uvicorn process serving ``factory``; yields its base URL and pid once it answers."""
@@ -147,15 +163,7 @@ def serve(factory: str, env: dict[str, str], args: argparse.Namespace) -> Iterat
     process = subprocess.Popen(pinned(command, 0), cwd=ROOT, env={**os.environ, **env})
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(url + "/_halo/health", timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"uvicorn for {factory} did not start") from None
-                time.sleep(0.1)
+        wait_until_serving(url, process, f"uvicorn for {factory}", 20)
         yield url, process.pid  # taskset execs uvicorn, so the pid is the server's
     finally:
         process.terminate()

@@ -40,7 +40,13 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.gateway import PERSON, drop_instance, free_port, sign_in  # noqa: E402
+from benchmarks.gateway import (  # noqa: E402
+    PERSON,
+    drop_instance,
+    free_port,
+    sign_in,
+    wait_until_serving,
+)
 from halo_gate.cli.demo import start_identity_provider  # noqa: E402
 from halo_gate.planner.usage import read_usage_file  # noqa: E402
 
@@ -82,15 +88,7 @@ def gateway(env: dict[str, str]) -> Iterator[tuple[str, int]]:
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(url + "/_halo/health", timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the gateway did not start") from None
-                time.sleep(0.1)
+        wait_until_serving(url, process, "the gateway", 30)
         yield url, process.pid
     finally:
         process.terminate()

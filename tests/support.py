@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
+import subprocess
 import time
 from collections.abc import Callable
 
@@ -57,3 +58,16 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def wait_for_health(url: str, process: subprocess.Popen[str], what: str) -> httpx.Response:
+    """``url``'s ``/_halo/health`` once ``process`` serves it; fails naming ``what`` if the
+    process exits or 30 s pass first."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return httpx.get(url + "/_halo/health")
+        except httpx.TransportError:
+            assert process.poll() is None, f"{what} exited"
+            assert time.monotonic() < deadline, f"{what} did not answer"
+            time.sleep(0.1)

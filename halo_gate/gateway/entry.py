@@ -29,7 +29,7 @@ from .answer import WS_POLICY_VIOLATION, Answerer, hand_on
 from .core import build_core
 from .decide import Decider
 from .identify import Identifier
-from .paths import HOST_LIKE, PathPrefixes
+from .paths import HOST_LIKE, has_unsafe_segment
 from .pipeline import Pipeline
 from .routes import OwnRoutes
 from .verdict import ENDED, HARVESTED, Gate
@@ -78,8 +78,8 @@ class HaloGate:
         # Read on every request: kept as plain attributes.
         self._read_cookie = core.cookies.read
         self._between_heartbeats = self.decider.between_heartbeats
-        self._own = PathPrefixes((settings.path_prefix,))
-        self._own_under = settings.path_prefix.rstrip("/") + "/"
+        self._prefix = settings.path_prefix.rstrip("/")
+        self._own_under = self._prefix + "/"
         self._public = self.pipeline.public
         self._passive = self.pipeline.passive
         self._cookie_only = source is None
@@ -110,16 +110,15 @@ class HaloGate:
                 await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION})
                 return
         path: str = scope["path"]
-        if path in self._own:
+        if path == self._prefix or path.startswith(self._own_under):
             if kind == "websocket":
                 await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION})
-                return
-            await self.routes(scope, receive, send)
-            return
-        if path.startswith(self._own_under):
-            # Under the prefix, yet none of ours (a "." or ";" segment: see PathPrefixes):
-            # the prefix is never the application's, so the request is refused here.
-            await self.answer(Gate("bad_path"), self.app, scope, receive, send)
+            elif has_unsafe_segment(path):
+                # Under the prefix, yet none of ours (a "." or ";" segment): the prefix is never
+                # the application's, so the request is refused here.
+                await self.answer(Gate("bad_path"), self.app, scope, receive, send)
+            else:
+                await self.routes(scope, receive, send)
             return
         session = self.codec.decode(self._read_cookie(scope))
         if (

@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
 from tests.conftest import REDIS_URL, unique_instance
 from tests.gateway.conftest import SECRET
-from tests.support import free_port
+from tests.support import free_port, wait_for_health
 
 pytestmark = pytest.mark.slow
 
@@ -34,15 +33,7 @@ def test_serve_runs_workers_that_answer_the_auth_route() -> None:
         [*command, "--workers", "2"], env=env, stderr=subprocess.PIPE, text=True
     ) as server:
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    health = httpx.get(f"http://127.0.0.1:{port}/_halo/health")
-                    break
-                except httpx.TransportError:
-                    assert server.poll() is None, "halo-gate serve exited"
-                    assert time.monotonic() < deadline, "halo-gate serve did not answer"
-                    time.sleep(0.1)
+            health = wait_for_health(f"http://127.0.0.1:{port}", server, "halo-gate serve")
             assert health.text == "ok"
             auth = httpx.get(
                 f"http://127.0.0.1:{port}/_halo/auth", headers={"X-Original-URI": "/app"}
@@ -83,15 +74,7 @@ def test_serve_keeps_the_peer_address_so_header_identity_is_not_warned_about() -
     command = [sys.executable, "-m", "halo_gate.cli", "serve", "--port", str(port)]
     with subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True) as server:
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    health = httpx.get(f"http://127.0.0.1:{port}/_halo/health")
-                    break
-                except httpx.TransportError:
-                    assert server.poll() is None, "halo-gate serve exited"
-                    assert time.monotonic() < deadline, "halo-gate serve did not answer"
-                    time.sleep(0.1)
+            health = wait_for_health(f"http://127.0.0.1:{port}", server, "halo-gate serve")
         finally:
             server.terminate()
             _, stderr = server.communicate(timeout=30)
