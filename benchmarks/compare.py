@@ -13,6 +13,10 @@ pairs figures of the same round, and the median over rounds is reported. The cli
 per call is reported too (``*_client_us``), and ``*_client_vs_ping`` is the ratio the
 throughput would have if the server's work cost nothing: what the Python client alone allows.
 
+A fourth row, ``bare``, sends the very commands this engine sends for an admission and a
+renewal (the same FCALL, keys and arguments) straight through redis-py, with no engine code
+around them: the most any engine calling these functions through redis-py can reach here.
+
 Redis time, on a private redis-server started for it (``--no-server`` leaves it out): the
 microseconds the server spends per admission and per heartbeat (INFO commandstats), each engine
 in turn making sequential calls, without rules and with the five groups of
@@ -55,6 +59,26 @@ def by_holder(call: Callable[[str, str], Awaitable[object]]) -> Callable[[int], 
     return lambda i: call(*holder(i))
 
 
+def bare(engine: LicenceEngine, name: str) -> Callable[[int], Awaitable[object]]:
+    """The i-th holder's call of operation ``name`` as ``engine`` sends it (FCALL, its keys and
+    arguments), made directly on the store: no engine code before or after it."""
+    calls = engine._calls
+    operation = calls.library.operations[name]
+    settings = calls._settings_for(0)
+
+    def call(i: int) -> Awaitable[object]:
+        person, session_id = holder(i)
+        keys = calls._keys(operation, person, ())
+        # As the engine calls it without pool rules: person, session, not a named group, and
+        # the rules' generation.
+        arguments = (settings, person, session_id, 0, engine.pool_rules.generation)
+        return engine.store.execute_command(
+            "FCALL", operation.function, len(keys), *keys, *arguments
+        )
+
+    return call
+
+
 def engine_at(revision: str) -> Any:
     """The ``LicenceEngine`` class of ``halo_gate/licensing`` at git ``revision``, imported as
     a package of its own (``halo_before.licensing``) from a temporary folder."""
@@ -84,8 +108,11 @@ async def measure_compare(
         "before": engine_at(revision)(store, instance=f"bench-before-{tag}"),
         "fcall": LicenceEngine(store, instance=f"bench-fcall-{tag}"),
         "evalsha": LicenceEngine(store, instance=f"bench-evalsha-{tag}"),
+        "bare": LicenceEngine(store, instance=f"bench-bare-{tag}"),
     }
     engines["evalsha"]._calls.functions = False  # as on a server without functions
+    calls = {name: (by_holder(e.admit), by_holder(e.heartbeat)) for name, e in engines.items()}
+    calls["bare"] = (bare(engines["bare"], "admit"), bare(engines["bare"], "renew"))
     try:
         for engine in engines.values():
             await engine.configure(concurrent_seats=UNLIMITED, named_seats=0)
@@ -103,8 +130,8 @@ async def measure_compare(
             await timed("ping", lambda i: store.ping(), 0)
             order = names[r % len(names) :] + names[: r % len(names)]
             for name in order:
-                await timed(f"{name}_admit", by_holder(engines[name].admit), r * ops)
-                await timed(f"{name}_heartbeat", by_holder(engines[name].heartbeat), r * ops)
+                await timed(f"{name}_admit", calls[name][0], r * ops)
+                await timed(f"{name}_heartbeat", calls[name][1], r * ops)
         figures = {name: statistics.median(values) for name, values in runs.items()}
         for name in names:
             for kind in ("admit", "heartbeat"):
@@ -119,7 +146,7 @@ async def measure_compare(
                         runs[f"{name}_{kind}_client_us"], runs["ping_client_us"], strict=True
                     )
                 )
-                if name != "before":
+                if name in ("fcall", "evalsha"):
                     theirs = runs[f"before_{kind}_per_s"]
                     figures[f"{name}_{kind}_vs_before"] = statistics.median(
                         a / b for a, b in zip(ours, theirs, strict=True)

@@ -68,7 +68,7 @@ def not_found(description: str) -> Answer:
 
 OFFSET = integer("offset", "holders (or waiters) to skip", low=0, high=10**9, default=0)
 LIMIT = integer("limit", "the most to answer", low=1, high=MAX_PAGE, default=50)
-SEARCH = text("search", "people whose name contains it (case-insensitive)", default="")
+SEARCH = text("search", "people whose name begins with it (case-insensitive)", default="")
 # A person in a path is one segment the gateway routes as its own (no "/", "\\", ";" or "%",
 # see ``halo_gate.gateway.paths``), without control characters, with something besides spaces
 # and dots.
@@ -280,7 +280,9 @@ class AdminAPI:
         "GET",
         "events",
         "The audit log, newest first",
-        ok("a page of the log; a filtered page reads at most 5,000 entries", "Events"),
+        ok(
+            "a page of the log; filtered by event or reason alone, it reads at most 5,000", "Events"
+        ),
         query=(
             text("person", "only this person's events", default=""),
             text("event", "only events of this kind (admitted, denied, ...)", default=""),

@@ -35,6 +35,17 @@ class Keyspace:
     def audit(self) -> str:
         return self.key("audit")
 
+    @property
+    def audit_people(self) -> str:
+        """The audit stream's index by person (see trail.lua): "person\\0<padded entry id>"."""
+        return self.key("audit_people")
+
+    @property
+    def holder_names(self) -> str:
+        """Every person holding a licence (in pool or active), scored 0: found by the beginning
+        of their name (see note_holder() in context.lua)."""
+        return self.key("holder_names")
+
     def record(self, day: int) -> str:
         """The list of sessions recorded on ``day`` (days since the epoch, UTC): closed that
         day, or found that day to have idled out earlier."""

@@ -2,10 +2,10 @@
 or found by a search, and the waiting line; ending a licence or a place in the line.
 
 Every read costs the store O(page + log n), never a walk over every session: the pages are
-ranges of ranks in the holders' sorted sets (``read_scripts/licences.lua``); a search walks
-them with ``ZSCAN`` in steps of ``SCAN_STEP`` entries, so that no single call holds the server
-for long. A session's person, address and browser are noted at sign-in (``note``), which is
-what lets an administrator end a session by its id without listing them all.
+ranges of ranks in the holders' sorted sets (``read_scripts/licences.lua``); a search is a
+range of the holders' names by their beginning (``holder_names``). A session's person,
+address and browser are noted at sign-in (``note``), which is what lets an administrator end
+a session by its id without listing them all.
 
 The scripts here read (or, for ``dequeue``, write) keys of the installation's hash tag and
 declare every one in KEYS; none takes part in a licence decision.
@@ -25,15 +25,13 @@ from redis.exceptions import NoScriptError, RedisError
 from .keys import Keyspace
 from .results import LicenceType, text
 
-# Entries of a holders' sorted set examined per ZSCAN call of a search.
+# Entries of a holders' sorted set examined per ZSCAN call of find_owner().
 SCAN_STEP = 1000
 # A session's note outlives the session's maximum age by this much (seconds): a waiter is
 # noted at sign-in, before the wait that precedes their admission.
 NOTE_MARGIN = 86400
 # Sessions noted per person that are kept (the newest); a person's live sessions are fewer.
 NOTED_PER_PERSON = 32
-# Characters that mean something to ZSCAN's MATCH.
-_GLOB = str.maketrans({c: "\\" + c for c in "*?[]\\"})
 # The field of a person's sessions hash keeping their pool slot's charge (see common.lua).
 CHARGE = "!"
 
@@ -243,33 +241,35 @@ class Reads:
         ]
         return HolderPage(await self._detail(found, now), named + concurrent, now)
 
-    async def search(self, needle: str, *, offset: int, limit: int) -> HolderPage:
-        """The holders whose name contains ``needle``, in the order of ``holders``. The
-        holders' sets are walked SCAN_STEP entries per call, so each call is short however many
-        hold a licence; the whole walk is what a search costs."""
+    async def search(self, start: str, *, offset: int, limit: int) -> HolderPage:
+        """The holders whose name begins with ``start``, in alphabetical order: a range of
+        holder_names (kept by the decision scripts), O(log n + page). Holders who expired and
+        are not culled yet are in the range but not on the page."""
         now = await self.now()
-        pattern = f"*{needle.translate(_GLOB)}*"
-        matches: dict[str, tuple[str, float]] = {}
-        for licence in ("named", "concurrent"):
-            key = self._key("active" if licence == "named" else "pool")
-            cursor = 0
-            while True:
-                try:
-                    cursor, batch = await self._store.zscan(
-                        key, cursor, match=pattern, count=SCAN_STEP
-                    )
-                except RedisError as error:
-                    raise self.failed(error) from error
-                for member, score in batch:
-                    if score / 1000 > now:
-                        matches[text(member)] = (licence, score)
-                if int(cursor) == 0:
+        names = self._engine.keys.holder_names
+        low = b"[" + start.encode()
+        high = low + b"\xff"  # above every name that begins with start (UTF-8 has no 0xff)
+        try:
+            async with self._store.pipeline(transaction=False) as pipe:
+                pipe.zlexcount(names, low, high)
+                pipe.zrangebylex(names, low, high, offset, limit)
+                total, people = await pipe.execute()
+            people = [text(person) for person in people]
+            async with self._store.pipeline(transaction=False) as pipe:
+                for person in people:
+                    pipe.zscore(self._key("active"), person)
+                    pipe.zscore(self._key("pool"), person)
+                scores = await pipe.execute() if people else []
+        except RedisError as error:
+            raise self.failed(error) from error
+        page = []
+        for i, person in enumerate(people):
+            named, pooled = scores[2 * i], scores[2 * i + 1]
+            for licence, score in (("named", named), ("concurrent", pooled)):
+                if score is not None and score / 1000 > now:
+                    page.append((person, licence, float(score)))
                     break
-        ordered = sorted(
-            matches.items(), key=lambda item: (item[1][0] != "named", -item[1][1], item[0])
-        )
-        page = [(p, licence, score) for p, (licence, score) in ordered[offset : offset + limit]]
-        return HolderPage(await self._detail(page, now), len(matches), now)
+        return HolderPage(await self._detail(page, now), int(total), now)
 
     async def holder(self, person: str) -> Holder | None:
         """One person's licence and live sessions, or None when they hold none."""
@@ -385,7 +385,12 @@ class Reads:
         names = ("queue", "waiting", "offers", "waiters", "config", "audit", "pool", "ended")
         reply = await self.script(
             "dequeue",
-            [*(self._key(name) for name in names), keys.sessions(person), keys.devices(person)],
+            [
+                *(self._key(name) for name in names),
+                keys.sessions(person),
+                keys.devices(person),
+                keys.audit_people,
+            ],
             self.offset_ms(),
             person,
             by,

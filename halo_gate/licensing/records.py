@@ -155,11 +155,28 @@ class EventPage:
     scanned: int = 0  # entries read to answer; a filtered page stops at the scan limit
 
 
-# Entries read per XREVRANGE call of a filtered page, and at most per page: the audit stream
-# keeps no index by person, event or reason, so a filter is a bounded walk back in time that
-# answers with where it stopped (``next_before``) for the next page to carry on.
+# Entries read per call of a filtered page, and at most per page. A person's entries are found
+# through the stream's index by person (see trail.lua); an event or a reason alone has no
+# index, so that filter is a bounded walk back in time. Either answers with where it stopped
+# (``next_before``) for the next page to carry on.
 FILTER_CHUNK = 250
 FILTER_SCAN = 5000
+
+
+# The largest sequence number of an entry id: an id given without one ("ms") stands for the
+# last entry of that millisecond, as Redis reads the end of a range.
+LAST_SEQ = str(2**64 - 1)
+
+
+def indexed_id(entry_id: str) -> str:
+    """An audit entry's id as the index by person writes it (trail.lua's indexed_id())."""
+    ms, _, seq = entry_id.partition("-")
+    return f"{ms:0>20}-{seq or LAST_SEQ:0>20}"
+
+
+def _entry_id(indexed: str) -> str:
+    ms, seq = indexed.split("-")
+    return f"{int(ms)}-{int(seq)}"
 
 
 async def events(
@@ -173,39 +190,95 @@ async def events(
     scan_limit: int = FILTER_SCAN,
 ) -> EventPage:
     """The audit stream, newest first, optionally only one person's, one kind of event or one
-    reason. Unfiltered, a page is one ``XREVRANGE ... COUNT limit + 1``: O(log n + page).
-    Filtered, at most ``scan_limit`` entries are read, FILTER_CHUNK per call; the page may then
-    hold fewer than ``limit`` events, with ``next_before`` set to carry on from there."""
-    filtered = person is not None or event is not None or reason is not None
+    reason. Unfiltered, a page is one ``XREVRANGE ... COUNT limit + 1``: O(log n + page). A
+    person's page reads their range of the index and those entries: O(log n) each. Filtered
+    by event or reason, at most ``scan_limit`` entries (of the stream, or of the person's) are
+    read, FILTER_CHUNK per call; the page may then hold fewer than ``limit`` events, with
+    ``next_before`` set to carry on from there."""
+    try:
+        if person is not None:
+            return await _person_events(engine, person, limit, before, event, reason, scan_limit)
+        return await _stream_events(engine, limit, before, event, reason, scan_limit)
+    except RedisError as error:
+        raise StoreUnavailable(str(error)) from error
+
+
+def _wanted(entry: dict[str, str], event: str | None, reason: str | None) -> bool:
+    return (event is None or entry.get("event") == event) and (
+        reason is None or entry.get("reason") == reason
+    )
+
+
+async def _stream_events(
+    engine: LicenceEngine,
+    limit: int,
+    before: str | None,
+    event: str | None,
+    reason: str | None,
+    scan_limit: int,
+) -> EventPage:
+    filtered = event is not None or reason is not None
     found: list[dict[str, str]] = []
     high = "+" if before is None else f"({before}"
     scanned = 0
-    try:
-        while len(found) < limit and scanned < scan_limit:
-            count = min(FILTER_CHUNK, scan_limit - scanned) if filtered else limit - len(found) + 1
-            chunk: list[Any] = (
-                await engine.store.xrevrange(engine.keys.audit, max=high, min="-", count=count)
-                or []
-            )
-            for entry_id, fields in chunk:
-                if len(found) == limit:
-                    # One entry past the page: there is more, from this page's last event.
-                    return EventPage(found, found[-1]["id"], scanned)
-                scanned += 1
-                high = f"({_text(entry_id)}"
-                entry = {_text(k): _text(v) for k, v in fields.items()}
-                if person is not None and entry.get("user") != person:
-                    continue
-                if event is not None and entry.get("event") != event:
-                    continue
-                if reason is not None and entry.get("reason") != reason:
-                    continue
+    while len(found) < limit and scanned < scan_limit:
+        count = min(FILTER_CHUNK, scan_limit - scanned) if filtered else limit - len(found) + 1
+        chunk: list[Any] = (
+            await engine.store.xrevrange(engine.keys.audit, max=high, min="-", count=count) or []
+        )
+        for entry_id, fields in chunk:
+            if len(found) == limit:
+                # One entry past the page: there is more, from this page's last event.
+                return EventPage(found, found[-1]["id"], scanned)
+            scanned += 1
+            high = f"({_text(entry_id)}"
+            entry = {_text(k): _text(v) for k, v in fields.items()}
+            if _wanted(entry, event, reason):
                 found.append({"id": _text(entry_id), **entry})
-            if len(chunk) < count:
-                return EventPage(found, None, scanned)
-    except RedisError as error:
-        raise StoreUnavailable(str(error)) from error
+        if len(chunk) < count:
+            return EventPage(found, None, scanned)
     return EventPage(found, high[1:], scanned)
+
+
+async def _person_events(
+    engine: LicenceEngine,
+    person: str,
+    limit: int,
+    before: str | None,
+    event: str | None,
+    reason: str | None,
+    scan_limit: int,
+) -> EventPage:
+    store, keys = engine.store, engine.keys
+    filtered = event is not None or reason is not None
+    prefix = person + "\0"
+    # The person's members sort between "person\0" and "person\1"; newest first from before.
+    low, high = "[" + prefix, "(" + (prefix + indexed_id(before) if before else person + "\1")
+    found: list[dict[str, str]] = []
+    scanned = 0
+    while len(found) < limit and scanned < scan_limit:
+        count = min(FILTER_CHUNK, scan_limit - scanned) if filtered else limit - len(found) + 1
+        members = [
+            _text(m) for m in await store.zrevrangebylex(keys.audit_people, high, low, 0, count)
+        ]
+        ids = [_entry_id(member[len(prefix) :]) for member in members]
+        pipe = store.pipeline(transaction=False)
+        for entry_id in ids:
+            pipe.xrange(keys.audit, min=entry_id, max=entry_id, count=1)
+        entries: list[Any] = await pipe.execute() if ids else []
+        for member, entry_id, got in zip(members, ids, entries, strict=True):
+            if len(found) == limit:
+                return EventPage(found, found[-1]["id"], scanned)
+            scanned += 1
+            high = "(" + member
+            if not got:
+                continue  # trimmed from the stream; the index's sweep removes its member
+            entry = {_text(k): _text(v) for k, v in got[0][1].items()}
+            if entry.get("user") == person and _wanted(entry, event, reason):
+                found.append({"id": entry_id, **entry})
+        if len(members) < count:
+            return EventPage(found, None, scanned)
+    return EventPage(found, _entry_id(high[1 + len(prefix) :]), scanned)
 
 
 @dataclass(frozen=True, slots=True)

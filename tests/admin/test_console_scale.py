@@ -92,6 +92,8 @@ READS: list[tuple[str, Callable[[Operations], Awaitable[Any]]]] = [
     ("named", lambda ops: ops.named()),
     ("capacity", lambda ops: ops.capacity()),
     ("events page", lambda ops: ops.events(limit=25)),
+    ("a person's events", lambda ops: ops.events(limit=25, person=person(7000))),
+    ("a search", lambda ops: ops.licences(search="p0700", limit=25)),
     ("history 24h", lambda ops: ops.history("24h")),
     ("history 7d", lambda ops: ops.history("7d")),
     ("end a session by its id", lambda ops: ops.end_session("s5001", by="test")),
@@ -118,3 +120,10 @@ async def test_no_console_read_touches_every_session(crowded: Operations) -> Non
     assert len([c for c in seen if f"{tag}sessions:" in c]) == SESSIONS - 2
     page = await crowded.licences(offset=5000, limit=25)
     assert len(page["licences"]) == 25 and page["total"] == SESSIONS - 2
+    # The search and the person's events found what they were asked for.
+    found = await crowded.licences(search="P0700", limit=25)
+    assert [h["person"] for h in found["licences"]] == [person(i) for i in range(7000, 7010)]
+    assert found["total"] == 10
+    mine = await crowded.events(limit=25, person=person(7000))
+    assert [(e["event"], e["user"]) for e in mine["events"]] == [("admitted", person(7000))]
+    assert mine["scanned"] == 1

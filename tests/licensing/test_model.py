@@ -318,6 +318,7 @@ class LicenceMachine(RuleBasedStateMachine):
         assert usage.named_quarantined == len(model.quarantined())
         assert usage.in_use <= self.ceiling, "more pool holders than slots"
         self.ceiling = max(model.slots, min(self.ceiling, usage.in_use))
+        self.holder_names_are_the_holders()
 
         counts = model.group_counts()
         shown = dict.fromkeys([g for g, _ in model.reserve + model.cap])
@@ -341,6 +342,18 @@ class LicenceMachine(RuleBasedStateMachine):
             if g in self.group_ceiling:
                 assert u.in_use <= self.group_ceiling[g], "more members holding slots than the cap"
                 self.group_ceiling[g] = max(cap[g], min(self.group_ceiling[g], u.in_use))
+
+    def holder_names_are_the_holders(self) -> None:
+        """The index the console's search reads names every holder (live or not culled yet)
+        and nobody else, whatever path their entry came or went by."""
+        keys, store = self.engine.keys, self.store
+
+        async def members(name: str) -> set[Any]:
+            return set(await store.zrange(name, 0, -1))
+
+        names = self.run(members(keys.holder_names))
+        holders = self.run(members(keys.key("pool"))) | self.run(members(keys.key("active")))
+        assert names == holders, "holder_names is not the holders' names"
 
 
 class HarvestingMachine(LicenceMachine):

@@ -6,7 +6,7 @@ import io
 from datetime import UTC, datetime
 
 from halo_gate.admin.export import HEADER, export, iso
-from halo_gate.licensing import LicenceEngine
+from halo_gate.licensing import LicenceEngine, Store
 from halo_gate.licensing.records import (
     ClosedSession,
     closed_sessions,
@@ -20,6 +20,7 @@ from halo_gate.licensing.records import (
     record_length,
     session_record,
 )
+from tests.conftest import drop_instance, unique_instance
 
 IDLE = 1800
 MAX_AGE = 43200
@@ -160,13 +161,67 @@ async def test_unfiltered_pages_read_one_past_the_page_and_filters_stop_at_their
     assert [e["session"] for e in page.events] == [f"s-{i}" for i in range(29, 19, -1)]
     tail = await events(engine, limit=10, before=(await events(engine, limit=30)).next_before)
     assert [e["event"] for e in tail.events] == ["resized"] and tail.next_before is None
-    # A filter reads at most scan_limit entries and says where it stopped.
-    few = await events(engine, limit=5, person="p0@x.org", scan_limit=12)
+    # A filter without an index reads at most scan_limit entries and says where it stopped.
+    few = await events(engine, limit=5, event="resized", scan_limit=12)
     assert few.events == [] and few.scanned == 12 and few.next_before is not None
-    rest = await events(engine, limit=5, person="p0@x.org", before=few.next_before)
-    assert [e["session"] for e in rest.events] == ["s-0"]
+    rest = await events(engine, limit=5, event="resized", before=few.next_before)
+    assert [e["event"] for e in rest.events] == ["resized"]
     denied = await events(engine, limit=5, reason="admitted")
     assert len(denied.events) == 5 and {e["reason"] for e in denied.events} == {"admitted"}
+    # A person's page reads their entries only, through the index by person.
+    mine = await events(engine, limit=5, person="p0@x.org")
+    assert [e["session"] for e in mine.events] == ["s-0"] and mine.scanned == 1
+
+
+async def test_a_persons_events_are_read_through_the_index_whatever_else_was_written(
+    engine: LicenceEngine,
+) -> None:
+    await engine.configure(concurrent_seats=1000, named_seats=0)
+    await engine.admit("amy@x.org", "amy-0")
+    for i in range(300):
+        await engine.admit(f"p{i}@x.org", f"s-{i}")
+    await engine.admit("amy@x.org", "amy-1")
+    await engine.release("amy@x.org", "amy-1")
+    page = await events(engine, limit=2, person="amy@x.org")
+    assert [(e["event"], e["session"]) for e in page.events] == [
+        ("released", "amy-1"),
+        ("admitted", "amy-1"),
+    ]
+    assert page.scanned == 2 and page.next_before == page.events[-1]["id"]
+    rest = await events(engine, limit=2, person="amy@x.org", before=page.next_before)
+    assert [e["session"] for e in rest.events] == ["amy-0"] and rest.next_before is None
+    assert rest.scanned == 1
+    # A person whose name begins another's sees only their own.
+    assert (await events(engine, limit=5, person="amy@x.or")).events == []
+    admitted = await events(engine, limit=5, person="amy@x.org", event="admitted")
+    assert [e["session"] for e in admitted.events] == ["amy-1", "amy-0"]
+    # An id without its sequence number stands for the last entry of that millisecond, as in
+    # the stream's own ranges.
+    later = await events(engine, limit=5, person="amy@x.org", before="9" * 19)
+    assert [e["session"] for e in later.events] == ["amy-1", "amy-1", "amy-0"]
+    assert (await events(engine, limit=5, person="amy@x.org", before="1")).events == []
+
+
+async def test_the_index_by_person_forgets_what_the_stream_trimmed(store: Store) -> None:
+    instance = unique_instance()
+    cap = 200
+    engine = LicenceEngine(store, instance=instance, audit_maxlen=cap)
+    try:
+        await engine.configure(concurrent_seats=5000, named_seats=0)
+        await engine.admit("old@x.org", "old-0")
+        for i in range(2000):
+            await engine.admit(f"p{i}@x.org", f"s-{i}")
+        length = await store.xlen(engine.keys.audit)
+        indexed = await store.zcard(engine.keys.audit_people)
+        # The stream keeps about its cap ('~': a node's worth more); the index, one member per
+        # entry kept and at most a sweep's lag of members of trimmed ones.
+        assert cap <= length <= cap + 200
+        assert length <= indexed <= 2 * cap + 200
+        assert (await events(engine, limit=5, person="old@x.org")).events == []
+        newest = await events(engine, limit=1, person="p1999@x.org")
+        assert [e["session"] for e in newest.events] == ["s-1999"]
+    finally:
+        await drop_instance(store, instance)
 
 
 async def test_history_per_minute_and_per_day(engine: LicenceEngine) -> None:

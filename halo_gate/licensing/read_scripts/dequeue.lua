@@ -5,7 +5,7 @@
 -- KEYS[3] offers (ZSET), KEYS[4] waiters (HASH), KEYS[5] config (HASH: queue_len, concurrent),
 -- KEYS[6] audit (STREAM), KEYS[7] pool (ZSET), KEYS[8] ended (ZSET session id -> end of its
 -- tombstone), KEYS[9] the person's sessions (HASH), KEYS[10] the person's noted sessions
--- (ZSET devices:P).
+-- (ZSET devices:P), KEYS[11] audit_people (ZSET: the audit stream's index by person).
 -- ARGV[1] clock offset (ms), ARGV[2] person, ARGV[3] who removes them, ARGV[4] the audit
 -- stream's cap, ARGV[5] a tombstone's life (ms: the longer of the idle timeout and the maximum
 -- age, as the decision scripts give it).
@@ -27,8 +27,12 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[10], 0, -1)) do
     table.insert(reply, id)
   end
 end
-redis.call('XADD', KEYS[6], 'MAXLEN', ARGV[4], '*', 'event', 'dequeued', 'at', now,
+local id = redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[4], '*', 'event', 'dequeued', 'at', now,
   'user', person, 'licence', 'concurrent', 'session', '', 'reason', 'removed by ' .. by,
   'in_use', redis.call('ZCOUNT', KEYS[7], '(' .. now, '+inf'),
   'capacity', tonumber(redis.call('HGET', KEYS[5], 'concurrent')) or 0)
+-- Indexed as trail.lua's index_entry() does (whose sweep removes members of trimmed entries).
+local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+redis.call('ZADD', KEYS[11], 0, person .. '\0' .. string.rep('0', 20 - #ms) .. ms .. '-' ..
+  string.rep('0', 20 - #seq) .. seq)
 return reply

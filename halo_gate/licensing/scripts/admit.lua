@@ -3,7 +3,7 @@
 -- always nobody waits: this call declares no key of the waiting line, and answers {'decide'},
 -- having changed nothing, when someone waits or the person would take a place in line; the
 -- engine then calls admit_waiting.lua, which decides every case.
--- KEYS: sessions config pool active named quarantine ended audit counters charges history
+-- KEYS: sessions config pool active named quarantine ended audit audit_people holder_names counters charges history
 --       record
 -- ARGV: [1] the settings (see context.lua), [2] person, [3] session id, [4] '1' when the person
 --       is in a named group, [5] the generation of pool rules the caller knows, [6..] the

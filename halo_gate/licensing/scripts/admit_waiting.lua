@@ -1,6 +1,6 @@
 -- Admits a person into a new session as admit.lua does, with the waiting line: when someone
 -- waits (free slots go to the line first), or the person refused takes a place in it.
--- KEYS: sessions config pool active named quarantine ended audit counters charges history
+-- KEYS: sessions config pool active named quarantine ended audit audit_people holder_names counters charges history
 --       history_before record queue waiting offers waiters queue_classes queue_lines
 --       queue_refused people...
 -- ARGV: [1] the settings (see context.lua), [2] person, [3] session id, [4] '1' when the person

@@ -1,6 +1,6 @@
 -- Assigns a named seat to a person, never beyond the seats (quarantined seats count as taken).
 -- The person's live sessions move from the pool to the seat, freeing their slot.
--- KEYS: sessions config pool active named quarantine ended audit counters charges history
+-- KEYS: sessions config pool active named quarantine ended audit audit_people holder_names counters charges history
 --       record
 -- ARGV: [1] the settings (see context.lua), [2] person, [3] who assigned it.
 -- Returns 'assigned', 'already' or 'no_seat'.

@@ -2,7 +2,7 @@
 -- value differs from the one last applied, so a resize by an administrator survives restarts
 -- of other workers; so do the pool rules (reservations, caps), each as a whole.
 -- People listed for named seats are given one while seats are free.
--- KEYS: config pool active named quarantine ended audit counters charges history record
+-- KEYS: config pool active named quarantine ended audit audit_people holder_names counters charges history record
 --       people...
 -- ARGV: [1] the settings (see context.lua), [2] concurrent slots, [3] named seats,
 --       [4] reservations ("group=N,...", or ''), [5] caps (likewise), [6..] people listed for

@@ -7,13 +7,16 @@
 -- key starts with the installation's {hash tag}, so a call's keys share one Cluster slot.
 --   config      HASH  concurrent, named (capacities), env_concurrent, env_named, env_reserve,
 --                     env_cap (the deployment's last values); queue_len, queue_seq (the line's);
---                     reserve, cap, pools_gen, pools_count, numbers (see charges.lua)
+--                     reserve, cap, pools_gen, pools_count, numbers (see charges.lua);
+--                     audit_sweep (see index_entry() in trail.lua)
 --   pool        ZSET  concurrent person -> expiry (ms) of their latest session
 --   active      ZSET  named person      -> expiry (ms) of their latest session
 --   named       SET   people holding a named seat
 --   quarantine  ZSET  unassigned person -> end of the seat's cooldown (ms)
 --   ended       ZSET  session id ended -> end of its tombstone (ms)
 --   audit       STREAM one entry per decision
+--   audit_people ZSET  the audit stream's index by person (see index_entry() in trail.lua)
+--   holder_names ZSET  every person in pool or active, scored 0 (see note_holder())
 --   counters    HASH  since the installation began: admitted:<licence>, denied:<reason>,
 --                     released:<cause> (the metrics' counters)
 --   charges     ZSET  the department pools' slots, per group (see charges.lua)
@@ -130,6 +133,18 @@ end
 
 local function in_use()
   return redis.call('ZCOUNT', K.pool, '(' .. NOW, '+inf')
+end
+
+-- Notes whether `person` has an entry in pool or active (holds: true) in holder_names, where
+-- every such person is a member scored 0, so that the console finds holders by the beginning
+-- of their name (ZRANGEBYLEX: O(log n + page)) instead of walking every holder. Called
+-- wherever an entry comes or goes.
+local function note_holder(person, holds)
+  if holds then
+    redis.call('ZADD', K.holder_names, 0, person)
+  else
+    redis.call('ZREM', K.holder_names, person)
+  end
 end
 
 -- Milliseconds until the (k+1)-th soonest-leaving live pool holder has left, found by rank

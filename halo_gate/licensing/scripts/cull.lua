@@ -2,7 +2,7 @@
 -- in holders.lua): each session is audited ('expired', or 'ended' past its maximum age) and
 -- recorded, the slot's charge given back. At most CULL_LIMIT sessions go in one call (more
 -- when one person alone holds more); a person who renewed since being named is left alone.
--- KEYS: config pool active ended audit counters charges history record people...
+-- KEYS: config pool active ended audit audit_people holder_names counters charges history record people...
 -- ARGV: [1] the settings (see context.lua), [2..] the people (people: their sessions hashes,
 --       in the same order).
 -- Returns the number of sessions culled.

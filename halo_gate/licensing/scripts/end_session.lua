@@ -1,7 +1,7 @@
 -- Ends one session of a person, or all of them, for an administrator. Each ended session
 -- leaves a tombstone so that its cookie, if presented again, must sign in anew, and is recorded
 -- (see closed() in trail.lua).
--- KEYS: sessions config pool active quarantine ended audit counters charges history record
+-- KEYS: sessions config pool active quarantine ended audit audit_people holder_names counters charges history record
 -- ARGV: [1] the settings (see context.lua), [2] person, [3] session id ('' for all the
 --       person's sessions), [4] who ended it.
 -- Returns the ids of the live sessions ended (the engine announces them to every worker).

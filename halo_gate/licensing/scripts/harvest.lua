@@ -91,6 +91,7 @@ end
 local function yield(victim, skey, sessions, charge)
   redis.call('DEL', skey)
   redis.call('ZREM', K.pool, victim)
+  note_holder(victim, false)
   if charge then P.remove(victim, charge) end
   freed()
   local ids = {}

@@ -2,7 +2,7 @@
 -- which renews a live one with fewer keys). A session ended by an administrator or past its
 -- maximum age is reported 'ended'; one that was lost (expired, store restarted) is admitted
 -- again when a licence is free ('readmitted'), else refused like a new admission.
--- KEYS: sessions config pool active named quarantine ended audit counters charges history
+-- KEYS: sessions config pool active named quarantine ended audit audit_people holder_names counters charges history
 --       history_before record queue waiting offers waiters queue_classes
 --       queue_lines queue_refused people...
 -- ARGV: as admit.lua's; people as admit_waiting.lua's.

@@ -45,6 +45,7 @@ local function settle(person, skey, licence, fresh)
   else
     redis.call('ZADD', zset, latest, person)
   end
+  note_holder(person, latest ~= 0)
   return latest, live
 end
 
@@ -139,6 +140,7 @@ local function cull_person(person, skey, budget)
   if budget and sessions > budget then return nil end
   redis.call('DEL', skey)
   redis.call('ZREM', zset, person)
+  note_holder(person, false)
   if zset == K.pool then freed() end
   for i = 1, #all, 2 do
     if all[i] == CHARGE then

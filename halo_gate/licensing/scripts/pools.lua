@@ -1,6 +1,6 @@
 -- Changes the pool rules (reservations and/or caps) for an administrator. Nobody's session
 -- ends: a group over a shrunk cap or reservation drains as its members leave.
--- KEYS: config charges pool active quarantine ended audit counters
+-- KEYS: config charges pool active quarantine ended audit audit_people holder_names counters
 -- ARGV: [1] the settings (see context.lua), [2] reservations ("group=N,...", '' for none; '-'
 --       keeps them), [3] caps (likewise), [4] who.
 -- Returns {'ok' | a sentence saying why the rules were refused, generation, reservations, caps}.

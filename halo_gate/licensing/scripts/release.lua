@@ -2,7 +2,7 @@
 -- leaves a tombstone, so a copy of its cookie presented later must sign in again instead of
 -- being admitted afresh as a lost session. The closed session is recorded (see trail.lua).
 -- A person waiting in the line (whose session holds nothing yet) leaves it.
--- KEYS: sessions config pool active ended audit counters charges history record queue waiting
+-- KEYS: sessions config pool active ended audit audit_people holder_names counters charges history record queue waiting
 --       offers waiters queue_classes queue_lines
 -- ARGV: [1] the settings (see context.lua), [2] person, [3] session id, [4] '1' when the
 --       gateway gave up waiting for the session's admission: its id is then also marked

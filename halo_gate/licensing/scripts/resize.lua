@@ -1,6 +1,6 @@
 -- Changes the pool's slots and/or the named seats. Shrinking ends nobody's session: new
 -- admissions wait until use falls below the new count.
--- KEYS: config pool active quarantine ended audit counters
+-- KEYS: config pool active quarantine ended audit audit_people holder_names counters
 -- ARGV: [1] the settings (see context.lua), [2] concurrent slots ('' to keep), [3] named
 --       seats ('' to keep), [4] who.
 -- Returns {concurrent, named}.

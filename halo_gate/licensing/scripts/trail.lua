@@ -1,21 +1,59 @@
 -- What every decision leaves behind: the audit stream, the counters, the per-minute history
 -- and the session record.
 
+-- The audit stream's index by person (audit_people): one member per entry,
+-- "<person>\0<entry id, padded>", all scored 0, so that a person's entries are one range in
+-- lexical order, oldest first (ZREVRANGEBYLEX reads the newest). An entry id "ms-seq" is padded
+-- to fixed widths so that its text sorts as its number does.
+local function indexed_id(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return string.rep('0', 20 - #ms) .. ms .. '-' .. string.rep('0', 20 - #seq) .. seq
+end
+local PADDED_ID = 41  -- the length of an indexed_id()
+-- Members looked at per audit entry written while the index holds more than the stream's cap
+-- (see index_entry()): more than the one entry the write adds, so the index does not grow.
+local SWEEP = 4
+
+-- Indexes a new audit entry under its person. The stream forgets its oldest entries as it is
+-- trimmed; their members here are removed by a sweep that walks the index a few members per
+-- write, only while the index is larger than the stream's cap (it then holds some of them),
+-- with its place kept in config's audit_sweep.
+local function index_entry(person, id)
+  redis.call('ZADD', K.audit_people, 0, person .. '\0' .. indexed_id(id))
+  if redis.call('ZCARD', K.audit_people) <= AUDIT_CAP then return end
+  local first = redis.call('XRANGE', K.audit, '-', '+', 'COUNT', 1)[1]
+  if not first then return end
+  local oldest = indexed_id(first[1])
+  local from = redis.call('HGET', K.config, 'audit_sweep')
+  local batch = redis.call('ZRANGEBYLEX', K.audit_people, from and ('(' .. from) or '-', '+',
+    'LIMIT', 0, SWEEP)
+  for _, member in ipairs(batch) do
+    if string.sub(member, -PADDED_ID) < oldest then redis.call('ZREM', K.audit_people, member) end
+  end
+  if #batch < SWEEP then
+    redis.call('HDEL', K.config, 'audit_sweep')
+  else
+    redis.call('HSET', K.config, 'audit_sweep', batch[#batch])
+  end
+end
+
 -- used (the slots in use) may be given by a caller that has just counted them. group, given
 -- by admissions under pool rules, is the group charged or refused ('' for the shared part).
 -- The stream is trimmed to about AUDIT_CAP entries ('~': whole nodes at a time, so it keeps
 -- at least AUDIT_CAP, and at most a node's worth more).
 local function audit(event, person, licence, session, reason, used, group)
   local cap = capacities()
+  local id
   if group then
-    redis.call('XADD', K.audit, 'MAXLEN', '~', AUDIT_CAP, '*', 'event', event, 'at', NOW,
+    id = redis.call('XADD', K.audit, 'MAXLEN', '~', AUDIT_CAP, '*', 'event', event, 'at', NOW,
       'user', person, 'licence', licence, 'session', session, 'reason', reason or '',
       'in_use', used or in_use(), 'capacity', cap, 'group', group)
   else
-    redis.call('XADD', K.audit, 'MAXLEN', '~', AUDIT_CAP, '*', 'event', event, 'at', NOW,
+    id = redis.call('XADD', K.audit, 'MAXLEN', '~', AUDIT_CAP, '*', 'event', event, 'at', NOW,
       'user', person, 'licence', licence, 'session', session, 'reason', reason or '',
       'in_use', used or in_use(), 'capacity', cap)
   end
+  index_entry(person, id)
   if event == 'admitted' then
     redis.call('HINCRBY', K.counters, 'admitted:' .. licence, 1)
   elseif event == 'denied' then

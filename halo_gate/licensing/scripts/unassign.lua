@@ -3,7 +3,7 @@
 -- while a slot is free, else they end (without a tombstone: they come back when one frees).
 -- Under pool rules they always end that way: the slot's charge depends on the person's groups,
 -- which only their next admission (at the next heartbeat) brings.
--- KEYS: sessions config pool active named quarantine ended audit counters charges history
+-- KEYS: sessions config pool active named quarantine ended audit audit_people holder_names counters charges history
 --       record
 -- ARGV: [1] the settings (see context.lua), [2] person, [3] who unassigned it.
 -- Returns {1, ids of the sessions ended...} if the person held a seat (the engine announces
@@ -27,6 +27,7 @@ if prune(person, K.sessions, 'named') > 0 then
     end
     redis.call('DEL', K.sessions)
     redis.call('ZREM', K.active, person)
+    note_holder(person, false)
   end
 end
 return reply

@@ -1,5 +1,5 @@
 -- The usage numbers, counting live entries only.
--- KEYS: config pool active named quarantine ended audit counters charges history
+-- KEYS: config pool active named quarantine ended audit audit_people holder_names counters charges history
 --       history_before queue waiting offers waiters queue_classes queue_lines queue_refused
 -- ARGV: [1] the settings (see context.lua).
 -- Returns {named_seats, assigned, active, quarantined, concurrent_seats, in_use, peak_24h,
