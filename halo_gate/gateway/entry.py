@@ -179,10 +179,6 @@ class HaloGate:
             # The slot went to a colleague, not the session: the next request asks the store,
             # which readmits it or refuses it with the reason.
             ended = Seen(0.0, HARVESTED)
-        if reason == "harvested":
-            # The slot went to a colleague, not the session: the next request asks the store,
-            # which readmits it or refuses it with the reason.
-            ended = Seen(0.0, HARVESTED)
         for session_id in session_ids:
             self.memory.put(session_id, ended)
 
