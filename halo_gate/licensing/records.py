@@ -7,7 +7,7 @@ none of them decides anything, so none needs a script.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -195,90 +195,84 @@ async def events(
     by event or reason, at most ``scan_limit`` entries (of the stream, or of the person's) are
     read, FILTER_CHUNK per call; the page may then hold fewer than ``limit`` events, with
     ``next_before`` set to carry on from there."""
+    read = _persons(engine, person, before) if person is not None else _stream(engine, before)
+    filtered = event is not None or reason is not None
+    found: list[dict[str, str]] = []
+    scanned, last = 0, before
     try:
-        if person is not None:
-            return await _person_events(engine, person, limit, before, event, reason, scan_limit)
-        return await _stream_events(engine, limit, before, event, reason, scan_limit)
+        while len(found) < limit and scanned < scan_limit:
+            count = min(FILTER_CHUNK, scan_limit - scanned) if filtered else limit - len(found) + 1
+            chunk = await read(count)
+            for entry_id, entry in chunk:
+                if len(found) == limit:
+                    # One entry past the page: there is more, from this page's last event.
+                    return EventPage(found, found[-1]["id"], scanned)
+                scanned, last = scanned + 1, entry_id
+                if entry is None or (person is not None and entry.get("user") != person):
+                    continue  # trimmed from the stream since it was indexed
+                if (event is None or entry.get("event") == event) and (
+                    reason is None or entry.get("reason") == reason
+                ):
+                    found.append({"id": entry_id, **entry})
+            if len(chunk) < count:
+                return EventPage(found, None, scanned)
     except RedisError as error:
         raise StoreUnavailable(str(error)) from error
+    return EventPage(found, last, scanned)
 
 
-def _wanted(entry: dict[str, str], event: str | None, reason: str | None) -> bool:
-    return (event is None or entry.get("event") == event) and (
-        reason is None or entry.get("reason") == reason
-    )
+# Up to ``count`` more entries, newest first, each an id and its fields (None: gone).
+Chunk = list[tuple[str, dict[str, str] | None]]
 
 
-async def _stream_events(
-    engine: LicenceEngine,
-    limit: int,
-    before: str | None,
-    event: str | None,
-    reason: str | None,
-    scan_limit: int,
-) -> EventPage:
-    filtered = event is not None or reason is not None
-    found: list[dict[str, str]] = []
+def _fields(raw: Any) -> dict[str, str]:
+    return {_text(k): _text(v) for k, v in raw.items()}
+
+
+def _stream(engine: LicenceEngine, before: str | None) -> Callable[[int], Awaitable[Chunk]]:
+    """The stream's entries from ``before`` back."""
     high = "+" if before is None else f"({before}"
-    scanned = 0
-    while len(found) < limit and scanned < scan_limit:
-        count = min(FILTER_CHUNK, scan_limit - scanned) if filtered else limit - len(found) + 1
-        chunk: list[Any] = (
-            await engine.store.xrevrange(engine.keys.audit, max=high, min="-", count=count) or []
-        )
-        for entry_id, fields in chunk:
-            if len(found) == limit:
-                # One entry past the page: there is more, from this page's last event.
-                return EventPage(found, found[-1]["id"], scanned)
-            scanned += 1
-            high = f"({_text(entry_id)}"
-            entry = {_text(k): _text(v) for k, v in fields.items()}
-            if _wanted(entry, event, reason):
-                found.append({"id": _text(entry_id), **entry})
-        if len(chunk) < count:
-            return EventPage(found, None, scanned)
-    return EventPage(found, high[1:], scanned)
+
+    async def read(count: int) -> Chunk:
+        nonlocal high
+        raw = await engine.store.xrevrange(engine.keys.audit, max=high, min="-", count=count)
+        chunk: Chunk = [(_text(entry_id), _fields(fields)) for entry_id, fields in raw or []]
+        if chunk:
+            high = f"({chunk[-1][0]}"
+        return chunk
+
+    return read
 
 
-async def _person_events(
-    engine: LicenceEngine,
-    person: str,
-    limit: int,
-    before: str | None,
-    event: str | None,
-    reason: str | None,
-    scan_limit: int,
-) -> EventPage:
+def _persons(
+    engine: LicenceEngine, person: str, before: str | None
+) -> Callable[[int], Awaitable[Chunk]]:
+    """``person``'s entries from ``before`` back, through the index by person: a range of it,
+    then each entry by its id."""
     store, keys = engine.store, engine.keys
-    filtered = event is not None or reason is not None
     prefix = person + "\0"
-    # The person's members sort between "person\0" and "person\1"; newest first from before.
+    # The person's members sort between "person\0" and "person\1".
     low, high = "[" + prefix, "(" + (prefix + indexed_id(before) if before else person + "\1")
-    found: list[dict[str, str]] = []
-    scanned = 0
-    while len(found) < limit and scanned < scan_limit:
-        count = min(FILTER_CHUNK, scan_limit - scanned) if filtered else limit - len(found) + 1
+
+    async def read(count: int) -> Chunk:
+        nonlocal high
         members = [
             _text(m) for m in await store.zrevrangebylex(keys.audit_people, high, low, 0, count)
         ]
+        if not members:
+            return []
+        high = "(" + members[-1]
         ids = [_entry_id(member[len(prefix) :]) for member in members]
         pipe = store.pipeline(transaction=False)
         for entry_id in ids:
             pipe.xrange(keys.audit, min=entry_id, max=entry_id, count=1)
-        entries: list[Any] = await pipe.execute() if ids else []
-        for member, entry_id, got in zip(members, ids, entries, strict=True):
-            if len(found) == limit:
-                return EventPage(found, found[-1]["id"], scanned)
-            scanned += 1
-            high = "(" + member
-            if not got:
-                continue  # trimmed from the stream; the index's sweep removes its member
-            entry = {_text(k): _text(v) for k, v in got[0][1].items()}
-            if entry.get("user") == person and _wanted(entry, event, reason):
-                found.append({"id": entry_id, **entry})
-        if len(members) < count:
-            return EventPage(found, None, scanned)
-    return EventPage(found, _entry_id(high[1 + len(prefix) :]), scanned)
+        found = await pipe.execute()
+        return [
+            (entry_id, _fields(got[0][1]) if got else None)
+            for entry_id, got in zip(ids, found, strict=True)
+        ]
+
+    return read
 
 
 @dataclass(frozen=True, slots=True)
