@@ -134,6 +134,9 @@ class EndedListener:
         """Subscribe and hand on announcements until the subscription fails or falls silent."""
         channel = self.engine.keys.ended_channel
         if self._cluster:
+            # The channel's node comes from the client's map of slots, which redis-py before
+            # 8.2 fills only at the client's first command: fill it first.
+            await self.engine.store.initialize()
             await pubsub.ssubscribe(channel)
             receive = pubsub.get_sharded_message
         else:
