@@ -202,9 +202,10 @@ async def _status(ops: Operations, args: argparse.Namespace) -> int:
         f"named seats  {named['assigned']} assigned of {named['seats']}, "
         f"{named['active']} signed in, {named['quarantined']} cooling down"
     )
+    harvested = f", {pool['harvested_24h']} harvested" if pool["harvested_24h"] else ""
     print(
         f"pool         {pool['in_use']} in use of {pool['seats']}; over 24 h: peak "
-        f"{pool['peak_24h']}, {pool['denials_24h']} denied"
+        f"{pool['peak_24h']}, {pool['denials_24h']} denied{harvested}"
     )
     line = usage["queue"]
     if line["length"]:

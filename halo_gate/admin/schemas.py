@@ -110,7 +110,16 @@ COMPONENTS: dict[str, Schema] = {
     ),
     "Usage": fixed(
         named=fixed(seats=COUNT, assigned=COUNT, active=COUNT, quarantined=COUNT),
-        concurrent=fixed(seats=COUNT, in_use=COUNT, peak_24h=COUNT, denials_24h=COUNT),
+        concurrent=fixed(
+            seats=COUNT,
+            in_use=COUNT,
+            peak_24h=COUNT,
+            denials_24h=COUNT,
+            harvested_24h={
+                **COUNT,
+                "description": "people whose idle slot was harvested for another",
+            },
+        ),
         groups=keyed(
             fixed(
                 reserved=COUNT,

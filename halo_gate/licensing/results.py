@@ -125,6 +125,10 @@ class Decision:
         )
 
 
+# usage.lua's reply: this many fixed fields, then seven for each group.
+_USAGE_FIELDS = 11
+
+
 @dataclass(frozen=True, slots=True)
 class Usage:
     named_seats: int
@@ -135,6 +139,7 @@ class Usage:
     in_use: int
     peak_24h: int
     denials_24h: int
+    harvested_24h: int = 0  # people whose idle slot went to another (see harvest.lua)
     queue_length: int = 0
     queue_longest_wait: int = 0  # seconds the line's head has waited
     # Groups with pool rules, or whose members still hold slots charged under removed ones.
@@ -144,15 +149,25 @@ class Usage:
     def from_reply(cls, reply: list[Any]) -> Usage:
         """usage.lua's reply."""
         groups = {}
-        for at in range(10, len(reply), 7):
+        for at in range(_USAGE_FIELDS, len(reply), 7):
             name, reserved, cap, *counts = reply[at : at + 7]
             cap = int(cap)
             groups[text(name)] = GroupUsage(
                 int(reserved), None if cap < 0 else cap, *(int(count) for count in counts)
             )
-        named, assigned, active, quarantined, slots, in_use, peak, denials, waiting, longest = map(
-            int, reply[:10]
-        )
+        (
+            named,
+            assigned,
+            active,
+            quarantined,
+            slots,
+            in_use,
+            peak,
+            denials,
+            harvested,
+            waiting,
+            longest,
+        ) = map(int, reply[:_USAGE_FIELDS])
         return cls(
             named,
             assigned,
@@ -162,6 +177,7 @@ class Usage:
             in_use,
             peak,
             denials,
+            harvested,
             waiting,
             math.ceil(longest / 1000),
             groups,
@@ -181,6 +197,7 @@ class Usage:
                 "in_use": self.in_use,
                 "peak_24h": self.peak_24h,
                 "denials_24h": self.denials_24h,
+                "harvested_24h": self.harvested_24h,
             },
             "groups": {name: group.as_json() for name, group in self.groups.items()},
             "queue": {"length": self.queue_length, "longest_wait": self.queue_longest_wait},

@@ -46,10 +46,12 @@ class Model:
     position: int = 0  # the last refusal's place in the line (0: none)
     walked: bool = False  # whether the last admission met people waiting
     # Harvesting: the threshold (s, 0: off); sessions harvested -> end of their mark; the
-    # sessions the last admission harvested.
+    # sessions the last admission harvested; the people harvested (a run is well under a day,
+    # so all of them are the usage's last 24 hours).
     harvest: float = 0
     harvested: dict[str, float] = field(default_factory=dict)
     took: tuple[str, ...] = ()
+    harvests: int = 0
     # session -> when it was last given its expiry (a count): of expiries equal on this clock,
     # the store's (in ms) is earlier for the one given first.
     touched: dict[str, int] = field(default_factory=dict)
@@ -95,6 +97,7 @@ class Model:
                 self.records.pop(victim, None)
                 self.harvested.update(dict.fromkeys(live, self.now + IDLE))
                 self.took = tuple(sorted(live))
+                self.harvests += 1
                 return True
         return False
 

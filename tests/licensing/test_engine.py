@@ -421,7 +421,13 @@ async def test_usage_has_the_api_shape(engine: LicenceEngine) -> None:
     await engine.admit("bob@x.org", "bob")
     body = (await engine.usage()).as_json()
     assert body["named"].items() >= {"seats": 2, "assigned": 1, "active": 1}.items()
-    assert body["concurrent"] == {"seats": 3, "in_use": 1, "peak_24h": 1, "denials_24h": 0}
+    assert body["concurrent"] == {
+        "seats": 3,
+        "in_use": 1,
+        "peak_24h": 1,
+        "denials_24h": 0,
+        "harvested_24h": 0,
+    }
 
 
 async def test_audit_has_an_event_for_every_decision(engine: LicenceEngine) -> None:

@@ -49,6 +49,7 @@ async def test_the_longest_idle_holder_yields_to_a_newcomer(engine: LicenceEngin
     closed = [row async for row in closed_sessions(engine, today - 1, today + 1)]
     assert [(row.person, row.end_reason) for row in closed] == [("a@x.org", "harvested")]
     assert (await engine.counters())["released:harvested"] == 1
+    assert (await engine.usage()).harvested_24h == 1
 
     # a's next request waits in line like anyone's, told why.
     refused = await engine.heartbeat("a@x.org", "a")
@@ -67,7 +68,26 @@ async def test_nobody_below_the_threshold_is_harvested(engine: LicenceEngine) ->
     refused = await engine.admit("c@x.org", "c")
     assert (refused.outcome, refused.harvested_sessions) == ("pool_full", ())
     assert harvests(await audit_events(engine)) == []
-    assert (await engine.usage()).in_use == 2
+    usage = await engine.usage()
+    assert (usage.in_use, usage.harvested_24h) == (2, 0)
+
+
+async def test_harvests_are_counted_per_person_for_a_day(engine: LicenceEngine) -> None:
+    await engine.configure(concurrent_seats=1, named_seats=0)
+    assert (await engine.admit("a@x.org", "a1")).admitted
+    assert (await engine.admit("a@x.org", "a2")).admitted  # two sessions, one slot
+    advance(engine, HARVEST)
+    taken = await engine.admit("b@x.org", "b")
+    assert sorted(taken.harvested_sessions) == ["a1", "a2"]
+    usage = await engine.usage()
+    assert (usage.harvested_24h, usage.denials_24h) == (1, 0)
+    assert usage.as_json()["concurrent"]["harvested_24h"] == 1
+
+    advance(engine, HARVEST)
+    assert await ask(engine, "c") == "readmitted"  # b yields in turn
+    assert (await engine.usage()).harvested_24h == 2
+    advance(engine, 86400)
+    assert (await engine.usage()).harvested_24h == 0
 
 
 async def test_a_threshold_equal_to_the_idle_timeout_changes_nothing(store: Store) -> None:

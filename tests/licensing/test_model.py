@@ -316,6 +316,7 @@ class LicenceMachine(RuleBasedStateMachine):
         assert usage.named_assigned == len(model.named)
         assert usage.named_active == len(active)
         assert usage.named_quarantined == len(model.quarantined())
+        assert usage.harvested_24h == model.harvests
         assert usage.in_use <= self.ceiling, "more pool holders than slots"
         self.ceiling = max(model.slots, min(self.ceiling, usage.in_use))
         self.holder_names_are_the_holders()

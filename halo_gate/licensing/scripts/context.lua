@@ -24,8 +24,9 @@
 --                     a pool slot charged under pool rules, CHARGE -> the charge record
 --   people      the sessions hashes of the people the call names in ARGV (cull.lua, configure.lua)
 --   history     HASH  today's per-minute usage: pM (peak in use), aM (admissions), dM (denials),
---                     fM (slots freed), "gM G" (denials of members of group G); history_before
---                     is yesterday's (days in UTC, on Redis's clock)
+--                     fM (slots freed), "gM G" (denials of members of group G); and per hour:
+--                     PH (peak), DH (denials), "GH G" (group G's), HH (people harvested);
+--                     history_before is yesterday's (days in UTC, on Redis's clock)
 --   record      LIST  the sessions closed (or found idled out) today, one entry each (trail.lua)
 --   queue, waiting, offers, waiters, queue_classes, queue_lines, queue_refused
 --               the waiting line (see line.lua)

@@ -87,13 +87,15 @@ end
 
 -- Ends the sessions of `victim` (sessions hash `skey`) and gives their slot back: each session
 -- live is marked, audited 'ended' and recorded with the reason 'harvested' (one already
--- expired, as a cull would). Returns the ids harvested.
+-- expired, as a cull would). The harvest is counted once, however many sessions it ended, in
+-- the hour's field H of the history (usage.lua sums the last 24). Returns the ids harvested.
 local function yield(victim, skey, sessions, charge)
   redis.call('DEL', skey)
   redis.call('ZREM', K.pool, victim)
   note_holder(victim, false)
   if charge then P.remove(victim, charge) end
   freed()
+  count_today('H' .. math.floor(NOW / 3600000))
   local ids = {}
   for _, entry in ipairs(sessions) do
     if entry[3] > NOW then

@@ -72,8 +72,9 @@ end
 -- The usage history, per minute (what the console draws): admissions ('a') or denials ('d'),
 -- and the peak in use ('p'), which only an admission can raise; and per hour (what usage
 -- reads, so that its work does not grow with the minutes of a day): the peak ('P'), the
--- denials ('D') and each group's members' denials ('G', see P.record_denials). used may be
--- given by a caller that has just counted the slots in use.
+-- denials ('D') and each group's members' denials ('G', see P.record_denials); harvests
+-- ('H') are counted by yield() in harvest.lua. used may be given by a caller that has just
+-- counted the slots in use.
 local function record(counter, used)
   local minute = math.floor(NOW / 60000)
   local hour = math.floor(minute / 60)

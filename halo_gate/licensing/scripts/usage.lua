@@ -3,7 +3,8 @@
 --       history_before queue waiting offers waiters queue_classes queue_lines queue_refused
 -- ARGV: [1] the settings (see context.lua).
 -- Returns {named_seats, assigned, active, quarantined, concurrent_seats, in_use, peak_24h,
---          denials_24h, queue length, longest wait in the queue (ms)}, then for each group
+--          denials_24h, harvested_24h (people whose idle slot was harvested), queue length,
+--          longest wait in the queue (ms)}, then for each group
 --          that has pool rules or holds slots under them: name, reserved, cap (-1 for none),
 --          in_use (slots its members hold), in_reserve (charged to its reservation), in_shared
 --          (members charged to the shared part), denials_24h (of its members).
@@ -29,12 +30,18 @@ local function hourly(kind, suffix)
   end
   return values
 end
-local peak, denials = used, 0
+-- Their sum.
+local function total(kind, suffix)
+  local sum = 0
+  for _, value in ipairs(hourly(kind, suffix)) do sum = sum + (tonumber(value) or 0) end
+  return sum
+end
+local peak = used
 for _, value in ipairs(hourly('P', '')) do peak = math.max(peak, tonumber(value) or 0) end
-for _, value in ipairs(hourly('D', '')) do denials = denials + (tonumber(value) or 0) end
 local reply = {named, redis.call('SCARD', K.named),
   redis.call('ZCOUNT', K.active, '(' .. NOW, '+inf'),
-  redis.call('ZCOUNT', K.quarantine, '(' .. NOW, '+inf'), concurrent, used, peak, denials}
+  redis.call('ZCOUNT', K.quarantine, '(' .. NOW, '+inf'), concurrent, used, peak,
+  total('D', ''), total('H', '')}
 local line = Q.summary()
 table.insert(reply, line[1])
 table.insert(reply, line[2])
@@ -58,10 +65,7 @@ for _, group in ipairs(numbered) do
   if use['m:' .. group] > 0 then list(group) end
 end
 for _, group in ipairs(groups) do
-  local group_denials = 0
-  for _, value in ipairs(hourly('G', ' ' .. group)) do
-    group_denials = group_denials + (tonumber(value) or 0)
-  end
+  local group_denials = total('G', ' ' .. group)
   table.insert(reply, group)
   table.insert(reply, rules.reserve[group] or 0)
   table.insert(reply, rules.cap[group] or -1)
