@@ -18,7 +18,7 @@ says how far from the optimum it may be at worst (``lower_bound``; see ``optimis
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,7 @@ import numpy as np
 from . import backtest
 from .backtest import WEEK_DAYS, Fold, Validation
 from .cost import annual, exact
-from .fit import fit
+from .fit import Fit, fit
 from .intervals import Sweep, merge_sessions, sweep
 from .replay import denial_rate
 from .usage import Record, UsageLog, usage_from_records
@@ -114,6 +114,9 @@ class Plan:
     validation: Validation | None = None
     target: Target | None = None
     folds: tuple[Fold, ...] = ()
+    # The zero-denial optimum the plan starts from: what an idle policy is weighed against
+    # (see ``policy.policy_saving``) without searching for it again.
+    fitted: Fit | None = field(default=None, repr=False, compare=False)
 
     @property
     def annual_cost(self) -> float:
@@ -281,6 +284,7 @@ def plan_usage(
         validation=validation,
         target=target,
         folds=held_out,
+        fitted=fitted if max_denial_rate == 0 else None,
     )
 
 

@@ -21,6 +21,7 @@ person's next one when they now overlap: per-person merging does that.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -28,9 +29,9 @@ from typing import Any
 import numpy as np
 
 from .cost import annual, exact, money
-from .fit import fit
+from .fit import Fit, fit
 from .intervals import merge_sessions
-from .usage import Mask, Record, UsageLog, usage_from_records
+from .usage import Mask, Record, Times, UsageLog, usage_from_records
 
 SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 
@@ -96,6 +97,9 @@ class PolicySaving:
     slots_after: int
     price_named: float
     price_concurrent: float
+    # Whether both splits are proven optima; False when a time limit stopped a search (see
+    # ``policy_saving``), and the figures compare the best splits found by then.
+    exact: bool = True
 
     @property
     def fewer_slots(self) -> int:
@@ -111,17 +115,24 @@ class PolicySaving:
             self.fewer_slots, self.price_concurrent
         )
 
-    def sentence(self, currency: str = "GBP") -> str:
-        """``harvesting after 10 minutes would have needed 7 fewer slots (£11,760 a year)``."""
+    def needs(self) -> str:
+        """``7 fewer slots``, ``2 more slots and 1 fewer named seat``."""
         needs = [_fewer(self.fewer_slots, "slot")]
         if self.fewer_named:
             needs.append(_fewer(self.fewer_named, "named seat"))
+        return " and ".join(needs)
+
+    def cost(self, currency: str = "GBP") -> str:
+        """The saving: ``£11,760 a year``, or ``£840 a year more``."""
         saving = self.annual_saving
         amount = money(abs(saving))
         symbol = SYMBOLS.get(currency)
         amount = f"{symbol}{amount}" if symbol else f"{amount} {currency}"
-        cost = f"{amount} a year" + (" more" if saving < 0 else "")
-        return f"{self.policy.describe()} would have needed {' and '.join(needs)} ({cost})"
+        return f"{amount} a year" + (" more" if saving < 0 else "")
+
+    def sentence(self, currency: str = "GBP") -> str:
+        """``harvesting after 10 minutes would have needed 7 fewer slots (£11,760 a year)``."""
+        return f"{self.policy.describe()} would have needed {self.needs()} ({self.cost(currency)})"
 
     def as_json(self, currency: str = "GBP") -> dict[str, Any]:
         return {
@@ -152,11 +163,23 @@ def policy_saving(
     recorded_idle_timeout: int,
     price_named: float,
     price_concurrent: float,
+    time_limit: float | None = None,
+    recorded: Fit | None = None,
 ) -> PolicySaving:
-    """The exact optimum on ``log`` as recorded against the one under ``policy``."""
+    """The exact optimum on ``log`` as recorded against the one under ``policy``. With
+    ``time_limit`` (seconds) both searches together stop by then (``OutOfTime`` when one has
+    no split yet), and the saving says whether both were proven. ``recorded``: the optimum on
+    ``log`` at these prices when already found (a plan's ``fitted``), not searched again."""
+    deadline = None if time_limit is None else time.monotonic() + time_limit
+
+    def optimum(merged: UsageLog, hint: Times | None = None) -> Fit:
+        left = None if deadline is None else deadline - time.monotonic()
+        return fit(merged, price_named, price_concurrent, hint=hint, time_limit=left)
+
     replayed = under_policy(log, policy, recorded_idle_timeout)
-    before = fit(merge_sessions(log), price_named, price_concurrent)
-    after = fit(merge_sessions(replayed), price_named, price_concurrent)
+    before = recorded or optimum(merge_sessions(log))
+    # The instants that bound the record's optimum start the replay's search: most still do.
+    after = optimum(merge_sessions(replayed), before.split.instants)
     return PolicySaving(
         policy=policy,
         recorded_idle_timeout=recorded_idle_timeout,
@@ -167,6 +190,7 @@ def policy_saving(
         slots_after=after.slots,
         price_named=price_named,
         price_concurrent=price_concurrent,
+        exact=before.split.lower_bound is None and after.split.lower_bound is None,
     )
 
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from halo_gate.planner.fit import Fit
 from halo_gate.planner.intervals import merge_sessions, sweep
+from halo_gate.planner.optimise import OutOfTime
+from halo_gate.planner.plan import plan_usage
 from halo_gate.planner.policy import (
     NoEndReasons,
     Policy,
+    PolicySaving,
     harvest_saving,
     policy_saving,
     under_policy,
@@ -101,3 +107,58 @@ def test_harvesting_never_needs_a_larger_pool(rows: list[Row], threshold: int) -
     before = merge_sessions(log)
     after = merge_sessions(under_policy(log, Policy(harvest_idle=threshold), TIMEOUT))
     assert sweep(after.start, after.end).peak <= sweep(before.start, before.end).peak
+
+
+def test_a_plans_optimum_is_weighed_against_without_searching_again() -> None:
+    nine = MONDAY + 9 * HOUR
+    # Three people share the pool's slot later; Ann idles beside Bob: name her, or harvest.
+    later = [
+        (f"c{n}", nine + (2 + n) * HOUR, nine + (2 + n) * HOUR + HOUR // 2, "logout")
+        for n in range(3)
+    ]
+    log = log_of(
+        [
+            ("ann", nine, nine + HOUR, "idle"),
+            ("bob", nine + 40 * MINUTE, nine + 80 * MINUTE, "logout"),
+            *later,
+        ]
+    )
+    plan = plan_usage(log, price_named=70, price_concurrent=140)
+    assert plan.fitted is not None and plan.fitted.slots == plan.concurrent_slots
+
+    def weighed(recorded: Fit | None) -> PolicySaving:
+        return policy_saving(
+            log,
+            Policy(harvest_idle=600),
+            recorded_idle_timeout=TIMEOUT,
+            price_named=70,
+            price_concurrent=140,
+            recorded=recorded,
+        )
+
+    reused = weighed(plan.fitted)
+    assert reused == weighed(None) and reused.exact
+    assert (reused.needs(), reused.cost()) == (
+        "no fewer slots and 1 fewer named seat",
+        "£840 a year",
+    )
+    # A split the search stopped short of proving makes no exact saving.
+    assert not weighed(
+        replace(plan.fitted, split=replace(plan.fitted.split, lower_bound=70.0))
+    ).exact
+    # With a denial allowance the plan's pool is not the optimum's.
+    assert plan_usage(log, price_named=70, price_concurrent=140, max_denial_rate=0.1).fitted is None
+
+
+def test_a_policy_saving_stops_at_its_time_limit() -> None:
+    nine = MONDAY + 9 * HOUR
+    rows = [(f"p{n}", nine + n * MINUTE, nine + HOUR, "idle") for n in range(5)]
+    with pytest.raises(OutOfTime):
+        policy_saving(
+            log_of(rows),
+            Policy(harvest_idle=600),
+            recorded_idle_timeout=TIMEOUT,
+            price_named=70,
+            price_concurrent=140,
+            time_limit=0,
+        )
