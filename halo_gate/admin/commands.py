@@ -399,6 +399,9 @@ async def _recommend(ops: Operations, args: argparse.Namespace) -> int:
             f"{current['annual_cost']:,} {currency} a year (saving {current['saving']:,})"
         )
     print(f"named-only for {plan['people']} people: {plan['named_only_annual_cost']:,} {currency}")
+    if "harvesting" in answer:
+        sentence = answer["harvesting"]["sentence"]
+        print(f"{sentence[0].upper()}{sentence[1:]}.")
     for person in plan["named"]:
         print(f"  named: {person}")
     return 0

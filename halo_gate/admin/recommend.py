@@ -2,12 +2,17 @@
 recorded over ``HALO_GATE_HISTORY_DAYS``, beside the configuration in force.
 
 It is computed once per installation, not per worker: the result is kept in the store with
-what it was computed from (the prices, the seats in force and the retention, and the extent of
-the record: up to the moment the run began). Every worker and the CLI serve it while it is
-fresh: for 30 times as long as the run took, at least five minutes. Then the first request to
-take the store's lock starts a new run (see ``planner_run``: a process of its own, bounded in
-time and memory), and until it ends every request answers ``"status": "computing"``. A run past
-its bound is kept as ``"status": "failed"`` with the reason, and retried as late as a result.
+what it was computed from (the prices, the seats in force, the retention, the harvest threshold
+weighed and the extent of the record: up to the moment the run began). Every worker and the
+CLI serve it while it is fresh: for 30 times as long as the run took, at least five minutes.
+Then the first request to take the store's lock starts a new run (see ``planner_run``: a
+process of its own, bounded in time and memory), and until it ends every request answers
+``"status": "computing"``. A run past its bound is kept as ``"status": "failed"`` with the
+reason, and retried as late as a result.
+
+Beside the split, the run weighs harvesting idle slots (``harvesting``): after the
+installation's ``HALO_GATE_HARVEST_IDLE`` when it harvests, else after ``HARVEST_EXAMPLE``
+seconds, what the same record would have needed (see ``planning.harvesting``).
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ WAIT = 2.0
 LOCK_MARGIN = 60.0
 KEEP = 7 * 86400  # seconds the stored result outlives its installation's last request
 DAY = 86400
+# The harvest threshold weighed where the installation does not harvest: ten minutes.
+HARVEST_EXAMPLE = 600
 
 Prices = tuple[float, float, float]
 
@@ -70,6 +77,16 @@ def _cost(usage: Usage, prices: Prices, people: int) -> dict[str, Any]:
         named_only=people,
         price_named_only=prices[2],
     ).as_json()
+
+
+def harvest_threshold(settings: Settings) -> int | None:
+    """The harvest threshold to weigh (seconds): the installation's, else ``HARVEST_EXAMPLE``
+    where the installation could set it (below the idle timeout, at least two heartbeats)."""
+    if settings.harvest_idle:
+        return settings.harvest_idle
+    if 2 * settings.heartbeat_interval <= HARVEST_EXAMPLE < settings.idle_timeout:
+        return HARVEST_EXAMPLE
+    return None
 
 
 def reuse_for(seconds: float) -> float:
@@ -128,6 +145,13 @@ class Recommender:
             "prices": list(prices),
             "current": [usage.named_seats, usage.concurrent_seats],
             "history_days": self.settings.history_days,
+            # The harvest saving's sentence names the threshold, whether it is on, and money.
+            "harvesting": [
+                harvest_threshold(self.settings),
+                bool(self.settings.harvest_idle),
+                self.settings.idle_timeout,
+                self.settings.currency,
+            ],
         }
         stored = await self._stored(key, at)
         if stored is None:
@@ -215,6 +239,14 @@ class Recommender:
             "current": key["current"],
             "time_limit": self.bounds.search_seconds,
         }
+        threshold, enabled, idle_timeout, currency = key["harvesting"]
+        if threshold is not None:
+            params["harvesting"] = {
+                "harvest_idle": threshold,
+                "enabled": enabled,
+                "idle_timeout": idle_timeout,
+                "currency": currency,
+            }
         try:
             outcome = await run_planner(self.engine, self.bounds, params, days)
             stored = {
@@ -262,5 +294,7 @@ def _answer(
     answer["people"] = stored["people"]
     answer["cost"] = _cost(usage, prices, stored["people"])
     answer["plan"] = stored["plan"]
+    if "harvesting" in stored:
+        answer["harvesting"] = stored["harvesting"]
     answer["days_recorded"] = round((stored["extent"]["until"] - stored["first"]) / DAY, 1)
     return answer

@@ -21,6 +21,8 @@ from halo_gate.cli import main
 from halo_gate.licensing import LicenceEngine
 from tests.conftest import REDIS_URL, drop_instance, unique_instance
 
+from .test_recommend import record_idlers
+
 IDLE = 1800
 
 
@@ -356,3 +358,38 @@ def test_capacity_set_takes_pool_rules(instance: str, capsys: pytest.CaptureFixt
     assert status == 1 and "give --concurrent N" in err
     rules = on(instance, lambda engine: engine.pools())
     assert (rules.reserve, rules.cap) == ((("hr", 2),), ())
+
+
+def test_status_counts_the_people_harvested(
+    instance: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def setup(engine: LicenceEngine) -> None:
+        harvesting = LicenceEngine(
+            engine.store, instance=instance, idle_timeout=IDLE, harvest_idle=600
+        )
+        await harvesting.configure(concurrent_seats=1, named_seats=0)
+        harvesting.clock_offset = -601
+        await harvesting.admit("a@x.org", "a")
+        harvesting.clock_offset = 0
+        assert (await harvesting.admit("b@x.org", "b")).harvested_sessions == ("a",)
+
+    on(instance, setup)
+    status, out, _ = run_cli(capsys, "status")
+    assert status == 0 and "over 24 h: peak 1, 0 denied, 1 harvested" in out
+    status, out, _ = run_cli(capsys, "status", "--json")
+    assert json.loads(out)["concurrent"]["harvested_24h"] == 1
+
+
+def test_recommend_says_what_harvesting_would_have_saved(
+    instance: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def setup(engine: LicenceEngine) -> None:
+        engine.clock_offset = -6 * 3600  # the record ends half an hour ago
+        await record_idlers(engine)
+
+    on(instance, setup)
+    status, out, err = run_cli(capsys, "recommend")
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("recommended: 0 named, 2 concurrent")
+    assert "Harvesting after 10 minutes would have needed 1 fewer slot (£1,680 a year)." in lines

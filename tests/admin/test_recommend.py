@@ -15,7 +15,7 @@ import pytest
 from redis.asyncio import Redis
 
 from halo_gate.admin.planner_run import MIB, Bounds
-from halo_gate.admin.recommend import REUSE_MIN, Recommender
+from halo_gate.admin.recommend import REUSE_MIN, Recommender, harvest_threshold
 from halo_gate.config import Settings
 from halo_gate.licensing import LicenceEngine
 from halo_gate.licensing.records import now
@@ -227,3 +227,65 @@ async def test_an_entry_with_a_line_break_is_left_out_not_misread(engine: Licenc
     answer = await Recommender(engine, settings(), wait=60).get()
     assert answer["status"] == "ok", answer
     assert (answer["sessions"], answer["people"]) == (12, 12)
+
+
+async def record_idlers(engine: LicenceEngine) -> None:
+    """Five hours in each of which one person signs in and goes idle at once, idling out after
+    the idle timeout (1800 s), while another works from the 15th to the 20th minute: 10
+    sessions, never more than 2 at once, but never more than 1 past ten minutes idle."""
+    await engine.configure(concurrent_seats=5, named_seats=0)
+    for hour in range(5):
+        idler, worker = f"idle{hour}@x.org", f"busy{hour}@x.org"
+        assert (await engine.admit(idler, idler)).admitted
+        engine.clock_offset += 900
+        assert (await engine.admit(worker, worker)).admitted
+        engine.clock_offset += 300
+        await engine.release(worker, worker)
+        engine.clock_offset += 2400
+    await engine.usage()  # the last idler is found idled out
+
+
+async def test_the_answer_says_what_harvesting_would_have_saved(engine: LicenceEngine) -> None:
+    await record_idlers(engine)
+    answer = await Recommender(engine, settings(), wait=60).get()
+    assert answer["status"] == "ok", answer
+    assert (answer["sessions"], answer["plan"]["concurrent_slots"]) == (10, 2)
+    harvesting = answer["harvesting"]
+    assert harvesting["sentence"] == (
+        "harvesting after 10 minutes would have needed 1 fewer slot (£1,680 a year)"
+    )
+    assert (
+        harvesting.items()
+        >= {
+            "harvest_idle": 600,
+            "enabled": False,
+            "recorded_idle_timeout": 1800,
+            "sessions_idled_out": 5,
+            "in_force": {"named": 0, "concurrent_slots": 2},
+            "under_policy": {"named": 0, "concurrent_slots": 1},
+            "fewer_slots": 1,
+            "annual_saving": 1680,
+        }.items()
+    )
+
+
+async def test_with_harvesting_on_the_answer_weighs_the_installations_threshold(
+    engine: LicenceEngine,
+) -> None:
+    await record_idlers(engine)
+    on = settings(harvest_idle="900", currency="EUR")
+    harvesting = (await Recommender(engine, on, wait=60).get())["harvesting"]
+    assert (harvesting["harvest_idle"], harvesting["enabled"]) == (900, True)
+    assert harvesting["sentence"] == (
+        "harvesting after 15 minutes is on: with it, the sessions recorded needed 1 fewer slot "
+        "than the split above, which counts an idle slot as held until the idle timeout "
+        "(€1,680 a year)"
+    )
+
+
+async def test_no_threshold_below_the_idle_timeout_weighs_nothing(engine: LicenceEngine) -> None:
+    await record_idlers(engine)
+    short = settings(idle_timeout="600")
+    assert harvest_threshold(short) is None
+    answer = await Recommender(engine, short, wait=60).get()
+    assert answer["status"] == "ok" and "harvesting" not in answer
