@@ -101,6 +101,7 @@ class Console:
             logout_url=self.prefix + "/logout",
             currency=settings.currency,
             cooldown=settings.named_cooldown,
+            harvest_idle=settings.harvest_idle,
             message=message,
         )
         response.headers["Content-Security-Policy"] = CSP

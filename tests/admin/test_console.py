@@ -201,6 +201,7 @@ async def test_the_console_lives_in_a_real_browser(
     await page.locator("#c-meter.full").wait_for()
     await page.locator("#chart path.peak").first.wait_for()
     await page.locator("#cost p").first.wait_for()
+    assert await page.locator("#c-harvested").is_hidden()  # harvesting is off
 
     # A pool of 5,000 keeps a handful of round labels on the axis.
     await page.fill("#f-concurrent", "5000")
@@ -285,4 +286,62 @@ async def test_the_console_says_the_recommendation_is_computing_then_shows_it(
     # Everyone was online at once, root too: a named seat each is cheaper than a slot each.
     assert await plan_says("13 named + 0 concurrent")
     assert "All 13 people seen as named" in (await page.text_content("#cost") or "")
+    await context.close()
+
+
+@pytest.mark.slow
+async def test_the_console_shows_harvests_and_what_harvesting_saves(
+    site_factory: Any, idp: IdentityProvider, chromium: Chromium
+) -> None:
+    site = await site_factory(
+        admins="root@example.com",
+        named_users="root@example.com",
+        named_seats=1,
+        concurrent_seats=1,
+        harvest_idle=600,
+        price_named=100,
+        price_concurrent=140,
+    )
+    engine = site.engine
+    # Five hours in each of which one person goes idle at once and, ten minutes later, yields
+    # the only slot to another, who works five minutes.
+    for hour in range(5):
+        idler, worker = f"idle{hour}@example.com", f"busy{hour}@example.com"
+        assert (await engine.admit(idler, idler)).admitted
+        site.shift_clock(600)
+        assert (await engine.admit(worker, worker)).harvested_sessions == (idler,)
+        site.shift_clock(300)
+        await engine.release(worker, worker)
+        site.shift_clock(2700)
+    root = await signed_in(site, "root@example.com")  # named: never harvested
+    context = await chromium.new_context()
+    await context.add_cookies(
+        [
+            {"name": name, "value": value, "url": site.url}
+            for name, value in root.client.cookies.items()
+        ]
+    )
+    page = await context.new_page()
+    await page.goto(site.url + "/_halo/admin")
+    await wait_for(lambda: text_is(page, "#c-harvested", "5"), "5 people harvested in 24 h")
+    assert await page.locator("dt.harvested").is_visible()
+
+    async def plan_says(text: str) -> bool:
+        return text in (await page.text_content("#plan") or "")
+
+    await wait_for(lambda: plan_says("Recommended"), "the recommended split", timeout=60)
+    # The record already ends each idler's session when harvested: nothing more to save.
+    assert await plan_says(
+        "Harvesting: Harvesting after 10 minutes is on: with it, the sessions recorded needed "
+        "no fewer slots than the split above.People to name"
+    )
+
+    # The audit log finds the harvests by their reason.
+    await page.fill("#log-reason", "harvested")
+
+    async def only_harvests() -> bool:
+        rows = await page.locator("#log-rows tr").all_inner_texts()
+        return len(rows) == 5 and all("ended" in row and "harvested" in row for row in rows)
+
+    await wait_for(only_harvests, "the five harvests in the audit log")
     await context.close()

@@ -280,6 +280,7 @@ async def site_factory(idp: IdentityProvider) -> AsyncIterator[Any]:
             instance=gate.settings.instance,
             idle_timeout=gate.settings.idle_timeout,
             session_max_age=gate.settings.session_max_age,
+            harvest_idle=gate.settings.harvest_idle,
         )
         site = Site(server, gate, engine, idp)
         sites.append(site)

@@ -6,6 +6,7 @@ const CSRF = {{ csrf_token | tojson }};
 const CONSOLE = {{ console | tojson }};
 const CURRENCY = {{ currency | tojson }};
 const COOLDOWN_HOURS = {{ (cooldown / 3600) | round(1) | tojson }};
+const HARVESTING = {{ (harvest_idle > 0) | tojson }};
 const PAGE = 25;
 const $ = (id) => document.getElementById(id);
 const number = (n) => (n === null || n === undefined ? "–" : Number(n).toLocaleString());
@@ -91,6 +92,11 @@ async function usage() {
   $("c-seats").textContent = number(c.seats);
   $("c-peak").textContent = number(c.peak_24h);
   $("c-denials").textContent = number(c.denials_24h);
+  // Harvests are shown while harvesting is on, and after it is turned off while any counts.
+  $("c-harvested").textContent = number(c.harvested_24h);
+  for (const node of document.querySelectorAll(".harvested")) {
+    node.hidden = !HARVESTING && !c.harvested_24h;
+  }
   const line = u.queue || {length: 0, longest_wait: 0};
   $("c-queue").textContent = number(line.length);
   $("c-queue-wait").textContent = line.length ? waited(line.longest_wait) : "–";
@@ -228,9 +234,16 @@ async function recommendation() {
     ["Recommended", `${p.named.length} named + ${p.concurrent_slots} concurrent`],
     ["Cost", money(p.annual_cost)],
     ["Against the current split", p.current ? money(p.current.saving) + " saved" : "–"],
+  ];
+  const h = r.harvesting;
+  if (h) {
+    const off = h.enabled ? "" : " It is off: HALO_GATE_HARVEST_IDLE turns it on.";
+    shown.push(["Harvesting", `${h.sentence[0].toUpperCase()}${h.sentence.slice(1)}.${off}`]);
+  }
+  shown.push(
     ["People to name", names || "nobody"],
     ["From", `${r.sessions} sessions of ${r.people} people over ${r.days_recorded} days`],
-  ];
+  );
   if (p.annual_cost_lower_bound !== undefined) {
     shown.push(["Optimum", `at most ${money(p.annual_cost - p.annual_cost_lower_bound)} cheaper ` +
       "(the search stopped at its time limit)"]);
