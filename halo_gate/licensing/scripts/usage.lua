@@ -4,10 +4,10 @@
 -- ARGV: [1] the settings (see context.lua).
 -- Returns {named_seats, assigned, active, quarantined, concurrent_seats, in_use, peak_24h,
 --          denials_24h, harvested_24h (people whose idle slot was harvested), queue length,
---          longest wait in the queue (ms)}, then for each group
---          that has pool rules or holds slots under them: name, reserved, cap (-1 for none),
---          in_use (slots its members hold), in_reserve (charged to its reservation), in_shared
---          (members charged to the shared part), denials_24h (of its members).
+--          longest wait in the queue (ms)}, then for each group that has pool rules or holds
+--          slots under them: name, reserved, cap (-1 for none), in_use (slots its members
+--          hold), in_reserve (charged to its reservation), in_shared (members charged to the
+--          shared part), denials_24h (of its members).
 cull(true)
 local concurrent, named = capacities()
 local used = in_use()
