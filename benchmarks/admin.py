@@ -109,7 +109,7 @@ class SlowLog:
 
 
 def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 async def build(engine: LicenceEngine, sessions: int, waiters: int) -> None:
