@@ -217,12 +217,6 @@ class LicenceEngine:
             rules = self.pool_rules
             try:
                 reply = None
-                if name == "heartbeat" and self._hints.renewable(session_id):
-                    reply = await self._run(
-                        "renew", person, person, session_id, flag, rules.generation
-                    )
-                    if not decide_elsewhere(reply):
-                        return Decision.from_reply(reply)  # renewed: ends nothing
                 # Only the person's groups the rules name reach the store (no rules: none).
                 mine = rules.groups.intersection(groups) if rules.groups else ()
                 args = (person, person, session_id, flag, rules.generation, *mine)
@@ -298,6 +292,22 @@ class LicenceEngine:
         groups: Iterable[str] = (),
     ) -> Decision:
         """Renew a session and its slot; re-admit it if it was lost; report it if it was ended."""
+        if self._hints.renewable(session_id):
+            # Nearly every heartbeat renews a live session, which renew.lua decides at once (five
+            # keys); whatever else it meets, it leaves to the full call.
+            try:
+                reply = await self._run(
+                    "renew",
+                    person,
+                    person,
+                    session_id,
+                    int(named_group),
+                    self.pool_rules.generation,
+                )
+            except (_Unconfigured, _StaleRules):
+                reply = None  # the full call restores the settings or learns the rules
+            if reply is not None and not decide_elsewhere(reply):
+                return Decision.from_reply(reply)  # renewed: ends nothing
         return await self._admission("heartbeat", person, session_id, named_group, groups)
 
     async def check(self, person: str, session_id: str) -> Liveness:
