@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from playwright.async_api import Browser as Chromium
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import BrowserContext, Page, async_playwright
 
 from halo_gate.cli.demo import IdentityProvider
 from halo_gate.licensing.records import now
@@ -34,6 +34,17 @@ async def signed_in(site: Site, email: str) -> Browser:
     browser = site.browser()
     assert (await browser.login(person(site.idp, email), "/whoami")).status_code == 200
     return browser
+
+
+async def console_context(
+    chromium: Chromium, site: Site, browser: Browser, **options: Any
+) -> BrowserContext:
+    """A Chromium context (``options`` as Playwright takes them) carrying the cookies that
+    ``browser`` signed in with."""
+    context = await chromium.new_context(**options)
+    cookies = browser.client.cookies.items()
+    await context.add_cookies([{"name": k, "value": v, "url": site.url} for k, v in cookies])
+    return context
 
 
 async def csrf(browser: Browser) -> str:
@@ -156,13 +167,7 @@ async def test_the_console_lives_in_a_real_browser(
         price_concurrent=140,
     )
     root = await signed_in(site, "root@example.com")
-    context = await chromium.new_context(viewport={"width": 1200, "height": 900})
-    await context.add_cookies(
-        [
-            {"name": name, "value": value, "url": site.url}
-            for name, value in root.client.cookies.items()
-        ]
-    )
+    context = await console_context(chromium, site, root, viewport={"width": 1200, "height": 900})
     page = await context.new_page()
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
@@ -264,13 +269,7 @@ async def test_the_console_says_the_recommendation_is_computing_then_shows_it(
     # Another worker is computing: it holds the installation's lock.
     lock = engine.keys.recommendation_lock
     await engine.store.set(lock, f"{int(await now(engine))} elsewhere", ex=60)
-    context = await chromium.new_context()
-    await context.add_cookies(
-        [
-            {"name": name, "value": value, "url": site.url}
-            for name, value in root.client.cookies.items()
-        ]
-    )
+    context = await console_context(chromium, site, root)
     page = await context.new_page()
     await page.goto(site.url + "/_halo/admin")
 
@@ -314,13 +313,7 @@ async def test_the_console_shows_harvests_and_what_harvesting_saves(
         await engine.release(worker, worker)
         site.shift_clock(2700)
     root = await signed_in(site, "root@example.com")  # named: never harvested
-    context = await chromium.new_context()
-    await context.add_cookies(
-        [
-            {"name": name, "value": value, "url": site.url}
-            for name, value in root.client.cookies.items()
-        ]
-    )
+    context = await console_context(chromium, site, root)
     page = await context.new_page()
     await page.goto(site.url + "/_halo/admin")
     await wait_for(lambda: text_is(page, "#c-harvested", "5"), "5 people harvested in 24 h")

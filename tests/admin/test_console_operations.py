@@ -15,7 +15,7 @@ from playwright.async_api import Page
 from halo_gate.cli.demo import IdentityProvider
 from tests.gateway.conftest import Browser, Site, person
 
-from .test_console import JSON, chromium, text_is, wait_for
+from .test_console import JSON, chromium, console_context, text_is, wait_for
 from .test_licences import FIREFOX, PHONE
 
 __all__ = ["chromium"]
@@ -62,10 +62,7 @@ async def test_operations_console_on_a_desktop_and_a_phone(
     dave = await sign_in(site, "dave@example.com", "finance")
     assert (await dave.get("/whoami", headers=JSON)).status_code == 503
 
-    context = await chromium.new_context(viewport={"width": 1280, "height": 900})
-    await context.add_cookies(
-        [{"name": k, "value": v, "url": site.url} for k, v in root.client.cookies.items()]
-    )
+    context = await console_context(chromium, site, root, viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))

@@ -13,7 +13,7 @@ from tests.gateway.conftest import person
 
 from .test_api import call
 from .test_api import signed_in as api_signed_in
-from .test_console import JSON, chromium, csrf, signed_in, text_is, wait_for
+from .test_console import JSON, chromium, console_context, csrf, signed_in, text_is, wait_for
 
 __all__ = ["chromium"]
 
@@ -97,13 +97,7 @@ async def test_the_console_shows_and_saves_the_pool_rules_in_a_browser(
         admins="root@example.com", concurrent_seats=6, pool_reserve="vip=1", pool_cap="hr=3"
     )
     root = await signed_in(site, "root@example.com")
-    context = await chromium.new_context()
-    await context.add_cookies(
-        [
-            {"name": name, "value": value, "url": site.url}
-            for name, value in root.client.cookies.items()
-        ]
-    )
+    context = await console_context(chromium, site, root)
     page = await context.new_page()
     await page.goto(site.url + "/_halo/admin")
 
